@@ -1,0 +1,125 @@
+"""The ``check`` pipeline as a function: choose checks, run their probes, build the report."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kyudoctor import __version__
+from kyudoctor.errors import UnusableInput, UsageError
+from kyudoctor.model import Check, Report
+from kyudoctor.runner import ProbeCallback, ProbeOutcome, run_checks, run_probes
+
+GROUPS = ("host", "server", "files")
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """Everything ``kyudoctor check`` needs, already parsed and validated by the CLI."""
+
+    python: str | None = None
+    pyproject: str | None = None
+    only: tuple[str, ...] = ()
+    skip: tuple[str, ...] = ()
+    select: frozenset[str] | None = None
+    ignore: frozenset[str] = frozenset()
+    fail_on: str = "error"
+    timeout: float = 10.0
+    env: Mapping[str, str] | None = None
+    cwd: Path | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def default_python(env: Mapping[str, str]) -> str:
+    """The target interpreter: the active virtualenv's, else the one running kyudoctor."""
+    venv = env.get("VIRTUAL_ENV")
+    if venv:
+        for name in ("python", "python3"):
+            candidate = Path(venv) / "bin" / name
+            if candidate.exists():
+                return str(candidate)
+    return sys.executable
+
+
+def select_checks(
+    checks: Sequence[Check], only: Sequence[str], skip: Sequence[str], select: frozenset[str] | None
+) -> list[Check]:
+    """Apply ``--only``/``--skip`` (groups or check ids) and ``--select`` (codes)."""
+    known_ids = {c.id for c in checks}
+    for item in (*only, *skip):
+        if item not in GROUPS and item not in known_ids:
+            raise UsageError(
+                f"unknown group or check id {item!r} (groups: {', '.join(GROUPS)}; "
+                "check ids: see `kyudoctor check -v`)"
+            )
+    chosen = []
+    for check in checks:
+        if only and check.group not in only and check.id not in only:
+            continue
+        if check.group in skip or check.id in skip:
+            continue
+        if select is not None and not select.intersection(check.codes):
+            continue
+        chosen.append(check)
+    return chosen
+
+
+def run_check(
+    options: CheckOptions,
+    *,
+    checks: Sequence[Check] | None = None,
+    on_probe_done: ProbeCallback | None = None,
+) -> Report:
+    """Run ``kyudoctor check`` in-process and return the report (no output)."""
+    from kyudoctor import rules
+    from kyudoctor.checks import all_checks
+    from kyudoctor.policy import load as load_policy
+
+    env = dict(os.environ if options.env is None else options.env)
+    python = options.python or default_python(env)
+    chosen = select_checks(
+        list(checks if checks is not None else all_checks()),
+        options.only,
+        options.skip,
+        options.select,
+    )
+    probe_names = list(dict.fromkeys(n for c in chosen for n in (*c.probes, *c.uses)))
+    probe_options = {"python": python, "pyproject": options.pyproject, **options.extra}
+    started = time.monotonic()
+    outcomes: dict[str, ProbeOutcome] = run_probes(
+        probe_names,
+        env=env,
+        options=probe_options,
+        timeout=options.timeout,
+        cwd=options.cwd,
+        on_done=on_probe_done,
+    )
+    for outcome in outcomes.values():
+        if outcome.unusable:
+            raise UnusableInput(outcome.unusable)
+    executed = run_checks(chosen, outcomes)
+    targets: dict[str, Any] = {
+        "python": python,
+        "pyproject": options.pyproject,
+        "urls": [],
+        "config": None,
+    }
+    return rules.build_report(
+        executed,
+        outcomes,
+        kyudoctor_version=__version__,
+        targets=targets,
+        duration_ms=(time.monotonic() - started) * 1000.0,
+        select=options.select,
+        ignore=options.ignore,
+        fail_on=options.fail_on,
+        base_params={
+            "python": python,
+            "moshi_server_version": load_policy().moshi_server_recommended,
+        },
+    )

@@ -1,0 +1,285 @@
+"""Command line: argument parsing and exit codes only.
+
+Exit status (every command): 0 nothing at or above ``--fail-on``; 1 a finding at or above it;
+2 bad invocation or unusable input (one line on stderr, no traceback); 3 kyudoctor itself
+failed (a check crashed or timed out) and nothing else reached the threshold.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any, TextIO
+
+from kyudoctor import __version__
+
+if TYPE_CHECKING:  # pragma: no cover
+    import argparse
+
+    from kyudoctor.model import Report
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+PROG = "kyudoctor"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``kyudoctor`` script and ``python -m kyudoctor``."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args in (["--version"], ["-V"]):
+        # Fast path: no argparse, no heavy import.
+        sys.stdout.write(f"{PROG} {__version__}\n")
+        return EXIT_OK
+    from kyudoctor.errors import UsageError
+
+    parser = build_parser()
+    ns = parser.parse_args(args)
+    if ns.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        result: int = ns.handler(ns)
+        return result
+    except UsageError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: never a bare traceback
+        import traceback
+
+        _error(
+            f"internal error: {type(exc).__name__}: {exc}; this is a bug in kyudoctor, "
+            "please report it (run with -v for the traceback)"
+        )
+        if getattr(ns, "verbose", False):
+            traceback.print_exc()
+        return EXIT_INTERNAL
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser (imported only when a command runs)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Diagnose Kyutai TTS (moshi-server) deployments: host, toolchain, Python.",
+    )
+    parser.add_argument("-V", "--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    check = sub.add_parser(
+        "check",
+        help="run the checks and report problems with their fixes",
+        description="Run the checks and report every problem, ranked, with the fix for this machine.",
+    )
+    check.add_argument("--python", metavar="PATH", help="interpreter of the environment moshi-server runs with (default: $VIRTUAL_ENV's, else this one)")
+    check.add_argument("--pyproject", metavar="FILE", help="moshi-server's pyproject.toml (requirements to verify)")
+    check.add_argument("--only", metavar="GROUPS", action="append", default=[], help="comma list of groups (host, server, files) or check ids to run")
+    check.add_argument("--skip", metavar="GROUPS", action="append", default=[], help="comma list of groups or check ids not to run")
+    check.add_argument("--select", metavar="CODES", action="append", default=None, help="comma list of codes or prefixes to report (e.g. TORCH,GPU001)")
+    check.add_argument("--ignore", metavar="CODES", action="append", default=[], help="comma list of codes or prefixes to ignore (shown with -v, never fail)")
+    _add_output_options(check)
+    check.add_argument("--timeout", metavar="SECONDS", type=_positive_float, default=10.0, help="time limit of each check (default 10)")
+    check.set_defaults(handler=_cmd_check)
+
+    explain = sub.add_parser(
+        "explain",
+        help="print the catalog entry of a code",
+        description="Print what a code means, how it is detected and how to fix it.",
+    )
+    explain.add_argument("code", nargs="?", metavar="CODE|SLUG")
+    explain.add_argument("--list", action="store_true", help="list every code")
+    explain.add_argument("--format", choices=("text", "json"), default="text")
+    explain.set_defaults(handler=_cmd_explain)
+    return parser
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    from kyudoctor.report import FORMATS
+
+    parser.add_argument("--format", choices=FORMATS, default="console", help="report format (default console)")
+    parser.add_argument("--output", metavar="FILE", help="write the report to FILE (a summary still goes to the terminal)")
+    parser.add_argument("--fail-on", choices=("error", "warning", "never"), default="error", help="lowest severity that makes the exit status 1 (default error)")
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument("-v", "--verbose", action="store_true", help="show ok and info lines, facts, timings, tracebacks")
+    verbosity.add_argument("-q", "--quiet", action="store_true", help="show only problems")
+
+
+def _positive_float(text: str) -> float:
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value > 3600:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 3600 seconds: {text!r}")
+    return value
+
+
+def _split(values: list[str] | None) -> tuple[str, ...]:
+    return tuple(v.strip() for value in values or [] for v in value.split(",") if v.strip())
+
+
+def _cmd_check(ns: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from kyudoctor import rules
+    from kyudoctor.api import CheckOptions, run_check
+    from kyudoctor.catalog import UnknownCode
+    from kyudoctor.errors import UsageError
+
+    if ns.python is not None:
+        _require_executable("--python", ns.python)
+    if ns.pyproject is not None:
+        _require_file("--pyproject", ns.pyproject)
+    try:
+        select = rules.parse_code_list(ns.select) if ns.select is not None else None
+        ignore = rules.parse_code_list(ns.ignore)
+    except UnknownCode as exc:
+        raise UsageError(f"--select/--ignore: {exc.args[0] if exc.args else exc}") from None
+    output = _output_path(ns.output, inputs=(ns.python, ns.pyproject))
+    options = CheckOptions(
+        python=str(Path(ns.python).absolute()) if ns.python else None,
+        pyproject=str(Path(ns.pyproject).absolute()) if ns.pyproject else None,
+        only=_split(ns.only),
+        skip=_split(ns.skip),
+        select=select,
+        ignore=ignore,
+        fail_on=ns.fail_on,
+        timeout=ns.timeout,
+        env=dict(os.environ),
+    )
+    with _progress(enabled=not ns.quiet) as on_done:
+        report = run_check(options, on_probe_done=on_done)
+    _emit(report, ns, output)
+    return report.exit_code
+
+
+def _cmd_explain(ns: argparse.Namespace) -> int:
+    from kyudoctor import explain
+    from kyudoctor.errors import UsageError
+
+    if not ns.list and not ns.code:
+        raise UsageError("explain: give a CODE or SLUG, or --list")
+    return explain.run(ns.code, list_all=ns.list, fmt=ns.format, stream=sys.stdout)
+
+
+def _emit(report: Report, ns: argparse.Namespace, output: str | None) -> None:
+    from kyudoctor import report as reporters
+
+    render_options: dict[str, Any] = {}
+    if ns.format == "console":
+        render_options = {"verbose": ns.verbose, "quiet": ns.quiet}
+    if output is None:
+        reporters.render(ns.format, report, sys.stdout, **render_options)
+        return
+    _write_atomically(output, lambda stream: reporters.render(ns.format, report, stream, **render_options))
+    if not ns.quiet:
+        from kyudoctor.report.console import make_console, summary_line
+
+        console = make_console(sys.stdout)
+        console.print(summary_line(report))
+        console.print(f"report written to {output}")
+
+
+def _write_atomically(path: str, write: Any) -> None:
+    """Write through a temporary file in the same directory, then rename: never half a file."""
+    import os
+    import tempfile
+
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".kyudoctor-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            write(stream)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _output_path(output: str | None, inputs: tuple[str | None, ...]) -> str | None:
+    import os
+
+    from kyudoctor.errors import UsageError
+
+    if output is None:
+        return None
+    target = os.path.abspath(output)
+    if os.path.isdir(target):
+        raise UsageError(f"--output {output}: is a directory")
+    if not os.path.isdir(os.path.dirname(target)):
+        raise UsageError(f"--output {output}: directory {os.path.dirname(target)} does not exist")
+    for item in inputs:
+        if item and os.path.exists(item) and os.path.exists(target) and os.path.samefile(item, target):
+            raise UsageError(f"--output {output}: is one of the inputs; refusing to write over it")
+    return target
+
+
+def _require_file(option: str, path: str) -> None:
+    import os
+
+    from kyudoctor.errors import UsageError
+
+    if not os.path.exists(path):
+        raise UsageError(f"{option} {path}: no such file")
+    if os.path.isdir(path):
+        raise UsageError(f"{option} {path}: is a directory")
+    if not os.access(path, os.R_OK):
+        raise UsageError(f"{option} {path}: not readable")
+
+
+def _require_executable(option: str, path: str) -> None:
+    import os
+
+    from kyudoctor.errors import UsageError
+
+    _require_file(option, path)
+    if not os.access(path, os.X_OK):
+        raise UsageError(f"{option} {path}: not executable")
+
+
+class _progress:
+    """A live progress line on stderr while probes run: only when stderr is a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and _isatty(sys.stderr)
+        self._status: Any = None
+        self._done: list[str] = []
+
+    def __enter__(self) -> Any:
+        if not self.enabled:
+            return None
+        from rich.console import Console
+
+        console = Console(file=sys.stderr)
+        self._status = console.status("kyudoctor: probing this machine…")
+        self._status.start()
+
+        def on_done(outcome: Any) -> None:
+            self._done.append(outcome.name)
+            self._status.update(f"kyudoctor: probed {', '.join(self._done)}…")
+
+        return on_done
+
+    def __exit__(self, *exc: object) -> None:
+        if self._status is not None:
+            self._status.stop()
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _error(message: str) -> None:
+    sys.stderr.write(f"{PROG}: {message}\n")

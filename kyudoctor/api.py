@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,8 +78,13 @@ def run_check(
 ) -> Report:
     """Run ``kyudoctor check`` in-process and return the report (no output)."""
     from kyudoctor import rules
-    from kyudoctor.checks import all_checks
     from kyudoctor.policy import load as load_policy
+
+    # Imported by name: kyudoctor.checks is the top-level checks/ directory, mapped by setuptools,
+    # which static type checkers cannot follow.
+    all_checks: Callable[[], Sequence[Check]] = importlib.import_module(
+        "kyudoctor.checks"
+    ).all_checks
 
     env = dict(os.environ if options.env is None else options.env)
     python = options.python or default_python(env)
@@ -103,8 +109,15 @@ def run_check(
         if outcome.unusable:
             raise UnusableInput(outcome.unusable)
     executed = run_checks(chosen, outcomes)
+    if options.python:
+        python_source = "--python"
+    elif env.get("VIRTUAL_ENV") and python.startswith(env["VIRTUAL_ENV"]):
+        python_source = "VIRTUAL_ENV"
+    else:
+        python_source = "kyudoctor"
     targets: dict[str, Any] = {
         "python": python,
+        "python_source": python_source,
         "pyproject": options.pyproject,
         "urls": [],
         "config": None,

@@ -74,14 +74,50 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the checks and report problems with their fixes",
         description="Run the checks and report every problem, ranked, with the fix for this machine.",
     )
-    check.add_argument("--python", metavar="PATH", help="interpreter of the environment moshi-server runs with (default: $VIRTUAL_ENV's, else this one)")
-    check.add_argument("--pyproject", metavar="FILE", help="moshi-server's pyproject.toml (requirements to verify)")
-    check.add_argument("--only", metavar="GROUPS", action="append", default=[], help="comma list of groups (host, server, files) or check ids to run")
-    check.add_argument("--skip", metavar="GROUPS", action="append", default=[], help="comma list of groups or check ids not to run")
-    check.add_argument("--select", metavar="CODES", action="append", default=None, help="comma list of codes or prefixes to report (e.g. TORCH,GPU001)")
-    check.add_argument("--ignore", metavar="CODES", action="append", default=[], help="comma list of codes or prefixes to ignore (shown with -v, never fail)")
+    check.add_argument(
+        "--python",
+        metavar="PATH",
+        help="interpreter of the environment moshi-server runs with (default: $VIRTUAL_ENV's, else this one)",
+    )
+    check.add_argument(
+        "--pyproject", metavar="FILE", help="moshi-server's pyproject.toml (requirements to verify)"
+    )
+    check.add_argument(
+        "--only",
+        metavar="GROUPS",
+        action="append",
+        default=[],
+        help="comma list of groups (host, server, files) or check ids to run",
+    )
+    check.add_argument(
+        "--skip",
+        metavar="GROUPS",
+        action="append",
+        default=[],
+        help="comma list of groups or check ids not to run",
+    )
+    check.add_argument(
+        "--select",
+        metavar="CODES",
+        action="append",
+        default=None,
+        help="comma list of codes or prefixes to report (e.g. TORCH,GPU001)",
+    )
+    check.add_argument(
+        "--ignore",
+        metavar="CODES",
+        action="append",
+        default=[],
+        help="comma list of codes or prefixes to ignore (shown with -v, never fail)",
+    )
     _add_output_options(check)
-    check.add_argument("--timeout", metavar="SECONDS", type=_positive_float, default=10.0, help="time limit of each check (default 10)")
+    check.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=_positive_float,
+        default=10.0,
+        help="time limit of each check (default 10)",
+    )
     check.set_defaults(handler=_cmd_check)
 
     explain = sub.add_parser(
@@ -99,11 +135,27 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_output_options(parser: argparse.ArgumentParser) -> None:
     from kyudoctor.report import FORMATS
 
-    parser.add_argument("--format", choices=FORMATS, default="console", help="report format (default console)")
-    parser.add_argument("--output", metavar="FILE", help="write the report to FILE (a summary still goes to the terminal)")
-    parser.add_argument("--fail-on", choices=("error", "warning", "never"), default="error", help="lowest severity that makes the exit status 1 (default error)")
+    parser.add_argument(
+        "--format", choices=FORMATS, default="console", help="report format (default console)"
+    )
+    parser.add_argument(
+        "--output",
+        metavar="FILE",
+        help="write the report to FILE (a summary still goes to the terminal)",
+    )
+    parser.add_argument(
+        "--fail-on",
+        choices=("error", "warning", "never"),
+        default="error",
+        help="lowest severity that makes the exit status 1 (default error)",
+    )
     verbosity = parser.add_mutually_exclusive_group()
-    verbosity.add_argument("-v", "--verbose", action="store_true", help="show ok and info lines, facts, timings, tracebacks")
+    verbosity.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show ok and info lines, facts, timings, tracebacks",
+    )
     verbosity.add_argument("-q", "--quiet", action="store_true", help="show only problems")
 
 
@@ -177,7 +229,9 @@ def _emit(report: Report, ns: argparse.Namespace, output: str | None) -> None:
     if output is None:
         reporters.render(ns.format, report, sys.stdout, **render_options)
         return
-    _write_atomically(output, lambda stream: reporters.render(ns.format, report, stream, **render_options))
+    _write_atomically(
+        output, lambda stream: reporters.render(ns.format, report, stream, **render_options)
+    )
     if not ns.quiet:
         from kyudoctor.report.console import make_console, summary_line
 
@@ -218,7 +272,12 @@ def _output_path(output: str | None, inputs: tuple[str | None, ...]) -> str | No
     if not os.path.isdir(os.path.dirname(target)):
         raise UsageError(f"--output {output}: directory {os.path.dirname(target)} does not exist")
     for item in inputs:
-        if item and os.path.exists(item) and os.path.exists(target) and os.path.samefile(item, target):
+        if (
+            item
+            and os.path.exists(item)
+            and os.path.exists(target)
+            and os.path.samefile(item, target)
+        ):
             raise UsageError(f"--output {output}: is one of the inputs; refusing to write over it")
     return target
 

@@ -104,7 +104,9 @@ def run_probes(
 
     for name in dict.fromkeys(names):
         runner = ProcessRunner(env, deadline)
-        thread = threading.Thread(target=work, args=(name, runner), name=f"probe-{name}", daemon=True)
+        thread = threading.Thread(
+            target=work, args=(name, runner), name=f"probe-{name}", daemon=True
+        )
         workers.append((name, thread, runner))
         thread.start()
 
@@ -130,7 +132,9 @@ def run_checks(checks: Iterable[Check], probes: Mapping[str, ProbeOutcome]) -> l
     executed = []
     for check in checks:
         probe_ms = max((probes[n].duration_ms for n in check.probes if n in probes), default=0.0)
-        failed = [probes[n] for n in check.probes if n in probes and probes[n].status is not Status.OK]
+        failed = [
+            probes[n] for n in check.probes if n in probes and probes[n].status is not Status.OK
+        ]
         missing = [n for n in check.probes if n not in probes]
         if missing:
             raise RuntimeError(f"check {check.id} needs probes that did not run: {missing}")

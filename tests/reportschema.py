@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
 import jsonschema
 
 
-@lru_cache(maxsize=None)
+@cache
 def schema(name: str = "report.schema.json") -> dict[str, Any]:
     """The schema shipped in the package data."""
     text = (resources.files("kyudoctor") / "data" / name).read_text(encoding="utf-8")

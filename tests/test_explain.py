@@ -109,7 +109,7 @@ def test_list_has_one_aligned_line_per_code() -> None:
     lines = out.splitlines()
     symptoms = catalog.all_symptoms()
     assert [line.split()[0] for line in lines] == [s.code for s in symptoms]
-    slug_columns = {line.index(s.slug) for line, s in zip(lines, symptoms)}
+    slug_columns = {line.index(s.slug) for line, s in zip(lines, symptoms, strict=True)}
     assert len(slug_columns) == 1
     assert lines[0].split(None, 3) == [
         "GPU001",

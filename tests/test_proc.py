@@ -38,7 +38,12 @@ def test_output_and_exit_code(fakebin: FakeBin) -> None:
     """stdout, stderr and the exit code of a command are captured."""
     fakebin.add_printer("tool", "hello\n", stderr="warn\n", code=3)
     result = _runner(fakebin).run(["tool"])
-    assert (result.stdout, result.stderr, result.returncode, result.ok) == ("hello\n", "warn\n", 3, False)
+    assert (result.stdout, result.stderr, result.returncode, result.ok) == (
+        "hello\n",
+        "warn\n",
+        3,
+        False,
+    )
 
 
 def test_uses_the_given_path_not_the_callers(fakebin: FakeBin) -> None:

@@ -43,10 +43,17 @@ def test_catalog_severity_is_the_default_and_a_finding_may_override_it() -> None
 
 def test_fix_commands_with_missing_values_are_dropped_and_computed_ones_win() -> None:
     """Templates render with the finding's values; computed commands replace the templates."""
-    fix = rules.render_fix(Finding("TORCH002", "x", params={"torch_version": "2.9.1", "flavour": "cu128"}), {"python": "/v/bin/python"})
-    assert fix.commands == ("/v/bin/python -m pip install --force-reinstall 'torch==2.9.1' --index-url https://download.pytorch.org/whl/cu128",)
+    fix = rules.render_fix(
+        Finding("TORCH002", "x", params={"torch_version": "2.9.1", "flavour": "cu128"}),
+        {"python": "/v/bin/python"},
+    )
+    assert fix.commands == (
+        "/v/bin/python -m pip install --force-reinstall 'torch==2.9.1' --index-url https://download.pytorch.org/whl/cu128",
+    )
     assert rules.render_fix(Finding("TORCH002", "x"), {"python": "/p"}).commands == ()
-    assert rules.render_fix(Finding("TORCH002", "x", commands=("echo fix",)), {}).commands == ("echo fix",)
+    assert rules.render_fix(Finding("TORCH002", "x", commands=("echo fix",)), {}).commands == (
+        "echo fix",
+    )
 
 
 def test_status_follows_the_worst_finding() -> None:
@@ -57,7 +64,12 @@ def test_status_follows_the_worst_finding() -> None:
         _ran("c.ok"),
         _ran("d.skip", skipped=True),
     )
-    assert [c.status for c in report.checks] == [Status.ERROR, Status.WARNING, Status.OK, Status.SKIPPED]
+    assert [c.status for c in report.checks] == [
+        Status.ERROR,
+        Status.WARNING,
+        Status.OK,
+        Status.SKIPPED,
+    ]
 
 
 def test_ranking_puts_root_causes_first() -> None:
@@ -107,13 +119,19 @@ def test_crash_is_exit_3_and_says_please_report() -> None:
 
 def test_select_keeps_only_selected_codes() -> None:
     """--select drops findings of other codes."""
-    report = _report(_ran("x.y", Finding("GPU001", "a"), Finding("PY004", "b")), select=frozenset({"PY004"}))
+    report = _report(
+        _ran("x.y", Finding("GPU001", "a"), Finding("PY004", "b")), select=frozenset({"PY004"})
+    )
     assert [f.code for f in report.findings] == ["PY004"]
 
 
 @pytest.mark.parametrize(
     ("values", "expected"),
-    [(["TORCH002"], {"TORCH002"}), (["torch-cpu-only"], {"TORCH002"}), (["GPU001,PY004"], {"GPU001", "PY004"})],
+    [
+        (["TORCH002"], {"TORCH002"}),
+        (["torch-cpu-only"], {"TORCH002"}),
+        (["GPU001,PY004"], {"GPU001", "PY004"}),
+    ],
 )
 def test_code_lists_accept_codes_slugs_and_prefixes(values: list[str], expected: set[str]) -> None:
     """--select/--ignore take codes, slugs and family prefixes."""
@@ -123,9 +141,19 @@ def test_code_lists_accept_codes_slugs_and_prefixes(values: list[str], expected:
 
 def test_json_report_validates_against_the_schema() -> None:
     """Every field the reporter writes is in the published schema."""
-    crashed = Executed(_check("x.crash"), None, Status.CRASHED, "KeyError: 'a'", "Traceback ...", 1.0)
+    crashed = Executed(
+        _check("x.crash"), None, Status.CRASHED, "KeyError: 'a'", "Traceback ...", 1.0
+    )
     report = _report(
-        _ran("a.err", Finding("TORCH002", "cpu", evidence={"version": "2.13.0+cpu"}, params={"torch_version": "2.13.0", "flavour": "cu130"})),
+        _ran(
+            "a.err",
+            Finding(
+                "TORCH002",
+                "cpu",
+                evidence={"version": "2.13.0+cpu"},
+                params={"torch_version": "2.13.0", "flavour": "cu130"},
+            ),
+        ),
         _ran("d.skip", skipped=True),
         crashed,
         ignore=frozenset({"TORCH002"}),
@@ -140,7 +168,14 @@ def test_json_report_validates_against_the_schema() -> None:
 def test_console_report_shows_symbols_fixes_and_summary() -> None:
     """The console report has a line per check, the finding with its command, and the exit."""
     report = _report(
-        _ran("gpu.driver", Finding("GPU001", "NVML cannot be loaded", commands=("sudo apt-get install -y nvidia-driver",))),
+        _ran(
+            "gpu.driver",
+            Finding(
+                "GPU001",
+                "NVML cannot be loaded",
+                commands=("sudo apt-get install -y nvidia-driver",),
+            ),
+        ),
         _ran("env.platform"),
     )
     out = io.StringIO()

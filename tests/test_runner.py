@@ -15,7 +15,9 @@ ProbeFn = Callable[[ProbeContext], dict[str, Any]]
 
 
 def _run(probes: dict[str, ProbeFn], timeout: float = 5.0) -> dict[str, Any]:
-    return run_probes(probes, env={"PATH": "/usr/bin:/bin"}, options={}, timeout=timeout, load=probes.__getitem__)
+    return run_probes(
+        probes, env={"PATH": "/usr/bin:/bin"}, options={}, timeout=timeout, load=probes.__getitem__
+    )
 
 
 def _sleepy(seconds: float) -> ProbeFn:
@@ -73,7 +75,9 @@ def test_unusable_input_is_reported_as_such() -> None:
     assert _run({"python": bad})["python"].unusable == "--python /bin/ls: not a Python interpreter"
 
 
-def _check(run: Callable[[Facts], Outcome], probes: tuple[str, ...] = ("a",), uses: tuple[str, ...] = ()) -> Check:
+def _check(
+    run: Callable[[Facts], Outcome], probes: tuple[str, ...] = ("a",), uses: tuple[str, ...] = ()
+) -> Check:
     return Check("t.check", "host", "Test", ("GPU001",), probes, run, uses)
 
 

@@ -145,7 +145,9 @@ class ProcessRunner:
             return CommandResult(
                 argv, path, None, decoded_out, decoded_err, "timed out", _ms(started), True
             )
-        return CommandResult(argv, path, proc.returncode, decoded_out, decoded_err, None, _ms(started))
+        return CommandResult(
+            argv, path, proc.returncode, decoded_out, decoded_err, None, _ms(started)
+        )
 
     def cancel(self) -> None:
         """Kill every command still running for this probe, with its process group."""

@@ -43,7 +43,11 @@ SYMBOL = {
     Status.TIMEOUT: ("⌛", "magenta"),
     Status.CRASHED: ("✗", "bold magenta"),
 }
-SEVERITY_STYLE = {Severity.ERROR: ("✗", "red"), Severity.WARNING: ("!", "yellow"), Severity.INFO: ("i", "cyan")}
+SEVERITY_STYLE = {
+    Severity.ERROR: ("✗", "red"),
+    Severity.WARNING: ("!", "yellow"),
+    Severity.INFO: ("i", "cyan"),
+}
 
 
 def make_console(stream: TextIO) -> Console:
@@ -51,9 +55,7 @@ def make_console(stream: TextIO) -> Console:
     return Console(file=stream, highlight=False, soft_wrap=True, emoji=False)
 
 
-def render(
-    report: Report, stream: TextIO, *, verbose: bool = False, quiet: bool = False
-) -> None:
+def render(report: Report, stream: TextIO, *, verbose: bool = False, quiet: bool = False) -> None:
     """Write the console report."""
     console = make_console(stream)
     if report.insecure:
@@ -64,13 +66,23 @@ def render(
         if python:
             head += f" · target python {python}"
         console.print(Text(head, style="bold"))
+        if report.targets.get("python_source") == "kyudoctor":
+            console.print(
+                Text(
+                    "  (kyudoctor's own interpreter: activate moshi-server's virtualenv "
+                    "or pass --python to check that environment)",
+                    style="dim",
+                )
+            )
         console.print()
     width = max((len(c.id) for c in report.checks), default=10) + 2
     for check in report.checks:
         if quiet and check.status in (Status.OK, Status.SKIPPED):
             continue
         _check_line(console, check, width, verbose)
-    findings = [f for f in report.findings if verbose or (not f.ignored and f.severity is not Severity.INFO)]
+    findings = [
+        f for f in report.findings if verbose or (not f.ignored and f.severity is not Severity.INFO)
+    ]
     if quiet:
         findings = [f for f in findings if not f.ignored and f.severity is not Severity.INFO]
     if findings:
@@ -127,7 +139,10 @@ def _finding_block(console: Console, finding: RenderedFinding) -> None:
 def summary_line(report: Report) -> Text:
     """The closing line: counts, duration and the exit status."""
     s = report.summary
-    parts = [f"{s.errors} error{'s' if s.errors != 1 else ''}", f"{s.warnings} warning{'s' if s.warnings != 1 else ''}"]
+    parts = [
+        f"{s.errors} error{'s' if s.errors != 1 else ''}",
+        f"{s.warnings} warning{'s' if s.warnings != 1 else ''}",
+    ]
     if s.infos:
         parts.append(f"{s.infos} info")
     if s.ignored:

@@ -1,0 +1,82 @@
+"""cxx.libstdcxx: CXX004 when g++ does not resolve libstdc++.so."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kyudoctor.checks import cxx_libstdcxx
+from kyudoctor.model import Outcome
+from kyudoctor.rules import render_fix, severity_of
+from tests.healthy import facts
+from tests.healthy import toolchain as healthy_toolchain
+
+BARE = {"libstdcxx": {"printed": "libstdc++.so", "exists": False, "error": None}}
+
+
+def status(outcome: Outcome) -> str:
+    if outcome.skipped:
+        return "skipped"
+    worst = {severity_of(f).value for f in outcome.findings}
+    return next((s for s in ("error", "warning", "info") if s in worst), "ok")
+
+
+def run(**overrides: Any) -> Outcome:
+    return cxx_libstdcxx.CHECK.run(facts(**overrides))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "codes", "expected_status"),
+    [
+        ({}, [], "ok"),
+        ({"toolchain": BARE}, ["CXX004"], "error"),
+        (
+            {
+                "toolchain": {
+                    "libstdcxx": {"printed": "/gone/libstdc++.so", "exists": False, "error": None}
+                }
+            },
+            ["CXX004"],
+            "error",
+        ),
+        ({"toolchain": {"gxx": {**healthy_toolchain.FACTS["gxx"], "path": None}}}, [], "skipped"),
+        (
+            {"toolchain": {"libstdcxx": {"printed": None, "exists": False, "error": "timed out"}}},
+            [],
+            "skipped",
+        ),
+        ({"toolchain": None}, [], "skipped"),
+    ],
+    ids=["healthy", "bare-name", "printed-path-missing", "no-gxx", "gxx-failed", "no-facts"],
+)
+def test_cxx_libstdcxx(overrides: dict[str, Any], codes: list[str], expected_status: str) -> None:
+    """Each situation gives exactly the expected codes and status."""
+    outcome = run(**overrides)
+    assert [f.code for f in outcome.findings] == codes
+    assert status(outcome) == expected_status
+
+
+@pytest.mark.parametrize(
+    ("system", "command"),
+    [
+        ({}, "sudo apt-get install -y libstdc++-12-dev"),
+        ({"package_manager": "dnf"}, "sudo dnf install -y libstdc++-devel"),
+        ({"package_manager": "pacman", "is_root": True}, "pacman -S --noconfirm gcc"),
+    ],
+    ids=["apt", "dnf", "pacman-root"],
+)
+def test_fix_names_the_package_of_this_system(system: dict[str, Any], command: str) -> None:
+    """The install command matches the package manager and the g++ major."""
+    finding = run(toolchain=BARE, system=system).findings[0]
+    assert finding.commands == (command,)
+
+
+def test_message_and_catalog_text() -> None:
+    """The message quotes what g++ printed; the catalog text gets the g++ major."""
+    finding = run(toolchain=BARE).findings[0]
+    assert finding.message.startswith(
+        "`/usr/bin/g++ -print-file-name=libstdc++.so` prints 'libstdc++.so': "
+        "it finds no libstdc++.so"
+    )
+    assert "libstdc++-12-dev" in render_fix(finding, {}).text

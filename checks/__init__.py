@@ -3,6 +3,7 @@
 Each module holds one check: a docstring that is its documentation (What it checks / Why it
 matters / How to fix), and ``CHECK``, a :class:`kyudoctor.model.Check` whose function is pure:
 facts in, :class:`kyudoctor.model.Outcome` out. No subprocess, no socket, no file access.
+Private modules (``_util``, ``_gpu``, ``_cuda``, ``_python``) hold pure helpers shared by a family.
 
 The order is the order of the report: root causes (platform, driver) before what depends on them.
 """

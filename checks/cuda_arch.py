@@ -36,8 +36,8 @@ from typing import Any
 from kyudoctor.model import Check, Facts, Finding, Outcome, Severity
 from kyudoctor.policy import Policy, load, parse_version
 
+from ._cuda import BUILD_ONLY_NOTE, nvcc_unusable, prebuilt_moshi_server
 from ._util import probe_facts
-from .cuda_nvcc import BUILD_ONLY_NOTE, nvcc_unusable, prebuilt_moshi_server
 
 ENV = "CUDA_COMPUTE_CAP"
 

@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from kyudoctor.model import Check, Facts, Finding, Outcome
 from kyudoctor.policy import Compat, load
 
+from ._cuda import export_toolkit, nvcc_unusable
 from ._util import probe_facts
-from .cuda_nvcc import export_toolkit, nvcc_unusable
 
 
 def check(facts: Facts) -> Outcome:

@@ -37,8 +37,8 @@ from collections.abc import Mapping
 from kyudoctor.model import Check, Facts, Finding, Outcome
 from kyudoctor.policy import load
 
+from ._cuda import apt_package, export_toolkit, nvcc_unusable
 from ._util import probe_facts, quote
-from .cuda_nvcc import apt_package, export_toolkit, nvcc_unusable
 
 SYSTEM_PREFIX = "/usr"
 """Headers in /usr/include (distribution packages) are found without any variable."""

@@ -37,8 +37,8 @@ from typing import Any
 from kyudoctor.model import Check, Facts, Finding, Outcome, Severity
 from kyudoctor.policy import load
 
+from ._cuda import nvcc_unusable
 from ._util import probe_facts, quote, sudo
-from .cuda_nvcc import nvcc_unusable
 
 LIBRARIES = ("libcudart", "libcublas", "libnvrtc", "libcurand")
 _CUDA_SONAME = re.compile(r"^(libcudart|libcublas|libcublasLt|libnvrtc|libcurand|libcuda)\.so")

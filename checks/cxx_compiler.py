@@ -41,8 +41,8 @@ from typing import Any
 from kyudoctor.model import Check, Facts, Finding, Outcome, Severity
 from kyudoctor.policy import Policy, load
 
+from ._cuda import BUILD_ONLY_NOTE, nvcc_unusable, prebuilt_moshi_server
 from ._util import install_command, probe_facts
-from .cuda_nvcc import BUILD_ONLY_NOTE, nvcc_unusable, prebuilt_moshi_server
 
 _VERSIONED = re.compile(r"^(g\+\+|gcc|clang\+\+|clang)-\d+$")
 

@@ -26,8 +26,8 @@ from __future__ import annotations
 from kyudoctor.model import Check, Facts, Finding, Outcome, Severity
 from kyudoctor.policy import load
 
+from ._cuda import BUILD_ONLY_NOTE, prebuilt_moshi_server
 from ._util import install_command, probe_facts
-from .cuda_nvcc import BUILD_ONLY_NOTE, prebuilt_moshi_server
 
 
 def check(facts: Facts) -> Outcome:

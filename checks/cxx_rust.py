@@ -32,8 +32,8 @@ from typing import Any
 from kyudoctor.model import Check, Facts, Finding, Outcome, Severity
 from kyudoctor.policy import load
 
+from ._cuda import BUILD_ONLY_NOTE, prebuilt_moshi_server
 from ._util import probe_facts, quote
-from .cuda_nvcc import BUILD_ONLY_NOTE, prebuilt_moshi_server
 
 RUSTUP = "curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y"
 DEFAULT_ENV = 'source "$HOME/.cargo/env"'

@@ -35,8 +35,7 @@ from typing import Any
 from kyudoctor.model import Check, Facts, Finding, Outcome, Severity
 from kyudoctor.policy import load
 
-from ._util import probe_facts
-from .gpu_driver import (
+from ._gpu import (
     compute_cap,
     cuda_visible_devices,
     describe,
@@ -44,6 +43,7 @@ from .gpu_driver import (
     pin_command,
     visible_gpus,
 )
+from ._util import probe_facts
 
 _DIGITS = re.compile(r"[0-9]+")
 

@@ -25,8 +25,6 @@ How to fix
     Install the NVIDIA driver and reboot (GPU001). In a container, start it with the GPU:
     ``docker run --gpus all``, or the compose ``deploy.resources.reservations.devices`` block, with
     the NVIDIA Container Toolkit installed on the host (GPU002).
-
-This module also holds the small pure helpers the other ``gpu.*`` checks share.
 """
 
 from __future__ import annotations
@@ -35,11 +33,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kyudoctor.model import Check, Facts, Finding, Outcome
-from kyudoctor.policy import Policy
 
+from ._gpu import container_without_gpu, platform_root_cause
 from ._util import probe_facts
-
-_NOT_LINUX = ("Darwin", "Windows")
 
 
 def check(facts: Facts) -> Outcome:
@@ -52,7 +48,7 @@ def check(facts: Facts) -> Outcome:
     if gpu.get("source") is not None and gpus:
         return Outcome.ok(_healthy_summary(gpu, gpus))
 
-    platform = _platform_root_cause(system)
+    platform = platform_root_cause(system)
     if platform is not None:
         return Outcome.skip(f"no NVIDIA driver on {platform} (ENV001)")
 
@@ -70,7 +66,7 @@ def check(facts: Facts) -> Outcome:
         seen = f"{' '.join(seen.split())} ({error})"
 
     container = (system or {}).get("container") or {}
-    if _container_without_gpu(system):
+    if container_without_gpu(system):
         how = ", ".join(container.get("evidence") or []) or "container detected"
         evidence.update(container_evidence=container.get("evidence"), dev_nvidia=[])
         return Outcome.found(
@@ -105,112 +101,6 @@ def _healthy_summary(gpu: Mapping[str, Any], gpus: Sequence[Mapping[str, Any]]) 
     names = ", ".join(str(g.get("name")) for g in gpus)
     count = f"{len(gpus)} GPU" if len(gpus) == 1 else f"{len(gpus)} GPUs"
     return f"driver {gpu.get('driver_version') or 'version unknown'}, {cuda_text}, {count}: {names}"
-
-
-def _platform_root_cause(system: Mapping[str, Any] | None) -> str | None:
-    """The platform name when ENV001 already explains why there is no driver."""
-    os_facts: Mapping[str, Any] = (system or {}).get("os") or {}
-    name = str(os_facts.get("system") or "")
-    if name in _NOT_LINUX or name.lower().startswith("windows"):
-        return name
-    if os_facts.get("is_wsl") and os_facts.get("wsl_version") == 1:
-        return "WSL1"
-    return None
-
-
-# --- helpers shared by the gpu.* checks -----------------------------------------------------
-
-
-def no_gpu_reason(
-    gpu: Mapping[str, Any] | None, system: Mapping[str, Any] | None = None
-) -> str | None:
-    """Why GPU comparisons cannot be made (naming the code gpu.driver reports), or None."""
-    if gpu is None:
-        return "the gpu probe gave no facts"
-    if gpu.get("source") is not None and gpu.get("gpus"):
-        return None
-    if _container_without_gpu(system):
-        return "no GPU inside this container (GPU002)"
-    platform = _platform_root_cause(system)
-    if platform is not None:
-        return f"no NVIDIA driver on {platform} (ENV001)"
-    if gpu.get("source") is None:
-        return "no NVIDIA driver (GPU001)"
-    return "the NVIDIA driver lists no GPU (GPU001)"
-
-
-def _container_without_gpu(system: Mapping[str, Any] | None) -> bool:
-    """Inside a container whose image asks for a GPU, with no /dev/nvidia* device node."""
-    container = (system or {}).get("container") or {}
-    if system is None or not container.get("inside") or system.get("dev_nvidia"):
-        return False
-    env: Mapping[str, Any] = system.get("env") or {}
-    visible = str(env.get("NVIDIA_VISIBLE_DEVICES") or "").strip().lower()
-    return visible not in ("", "void", "none") or bool(env.get("NVIDIA_REQUIRE_CUDA"))
-
-
-def describe(gpu: Mapping[str, Any]) -> str:
-    """``GPU 0 NVIDIA H100 80GB HBM3``: how the user's nvidia-smi numbers and names it."""
-    return f"GPU {gpu.get('index')} {gpu.get('name')}"
-
-
-def compute_cap(gpu: Mapping[str, Any], policy: Policy) -> str | None:
-    """The GPU's compute capability: from the driver, else by name from the policy table."""
-    cc = gpu.get("compute_cap")
-    return str(cc) if cc else policy.gpu_cc(gpu.get("name"))
-
-
-def cuda_visible_devices(system: Mapping[str, Any] | None) -> str | None:
-    """The CUDA_VISIBLE_DEVICES value when the system probe saw it set."""
-    value = ((system or {}).get("env") or {}).get("CUDA_VISIBLE_DEVICES")
-    return None if value is None else str(value)
-
-
-def visible_gpus(
-    gpus: Sequence[Mapping[str, Any]], value: str | None
-) -> list[Mapping[str, Any]] | None:
-    """The GPUs CUDA programs see under ``CUDA_VISIBLE_DEVICES=value``.
-
-    Follows CUDA's rules: comma-separated indices or (prefixes of) ``GPU-`` UUIDs, read up to
-    the first entry that names no device; an empty or invalid value hides every GPU. ``None``
-    when that cannot be known from NVML's facts: indices count in CUDA's order (fastest first
-    unless ``CUDA_DEVICE_ORDER=PCI_BUS_ID``), which is NVML's order only when every GPU is the
-    same model; MIG UUIDs name slices NVML lists elsewhere.
-    """
-    if value is None:
-        return list(gpus)
-    same_model = len({str(g.get("name")) for g in gpus}) <= 1
-    chosen: list[Mapping[str, Any]] = []
-    for raw in value.split(","):
-        item = raw.strip()
-        if item.isdigit():
-            index = int(item)
-            if index >= len(gpus):
-                break
-            if not same_model:
-                return None
-            candidate = gpus[index]
-        elif item.upper().startswith("GPU-"):
-            matches = [g for g in gpus if str(g.get("uuid") or "").lower().startswith(item.lower())]
-            if len(matches) != 1:
-                break
-            candidate = matches[0]
-        elif item.upper().startswith("MIG-"):
-            return None
-        else:
-            break
-        if candidate in chosen:
-            break
-        chosen.append(candidate)
-    return chosen
-
-
-def pin_command(gpu: Mapping[str, Any]) -> str:
-    """The export that makes CUDA programs use only this GPU (by UUID: order-proof)."""
-    uuid = gpu.get("uuid")
-    if uuid:
-        return f"export CUDA_VISIBLE_DEVICES={uuid}"
-    return f"export CUDA_DEVICE_ORDER=PCI_BUS_ID CUDA_VISIBLE_DEVICES={gpu.get('index')}"
 
 
 CHECK = Check(

@@ -33,8 +33,8 @@ from typing import Any
 from kyudoctor.model import Check, Facts, Finding, Outcome, Severity
 from kyudoctor.policy import Compat, load, parse_version
 
+from ._gpu import compute_cap, cuda_visible_devices, no_gpu_reason, visible_gpus
 from ._util import probe_facts, quote, sudo
-from .gpu_driver import compute_cap, cuda_visible_devices, no_gpu_reason, visible_gpus
 
 
 def check(facts: Facts) -> Outcome:

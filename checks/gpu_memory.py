@@ -32,8 +32,8 @@ from typing import Any
 from kyudoctor.model import Check, Facts, Finding, Outcome, Severity
 from kyudoctor.policy import load
 
+from ._gpu import cuda_visible_devices, describe, no_gpu_reason, pin_command, visible_gpus
 from ._util import probe_facts
-from .gpu_driver import cuda_visible_devices, describe, no_gpu_reason, pin_command, visible_gpus
 
 _MIB_PER_GB = 1024
 _SERVER_NAMES = ("moshi-server",)

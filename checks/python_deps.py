@@ -37,8 +37,8 @@ from packaging.version import InvalidVersion, Version
 from kyudoctor import policy
 from kyudoctor.model import Check, Facts, Finding, Outcome
 
+from ._python import describe, sync_command, unusable
 from ._util import probe_facts, quote
-from .python_version import describe, sync_command, unusable
 
 TORCH = "torch"
 TORCH_FAMILY = frozenset({"torch", "torchaudio"})
@@ -114,8 +114,9 @@ def check(facts: Facts) -> Outcome:
 
     # One problem, one code: a name without a wheel is not also "missing", nor listed twice.
     unavailable = {canonicalize_name(n.requirement.name) for n, _ in no_wheel}
-    missing = _first_per_name(n for n in missing if canonicalize_name(n.requirement.name)
-                              not in unavailable)
+    missing = _first_per_name(
+        n for n in missing if canonicalize_name(n.requirement.name) not in unavailable
+    )
     findings = _findings(python, missing, optional_missing, no_wheel, mismatched, lock)
     where = describe(python)
     details: dict[str, Any] = {"source": source, "checked": len(seen)}
@@ -135,8 +136,11 @@ def check(facts: Facts) -> Outcome:
     if no_wheel:
         problems.append(f"{len(no_wheel)} without a release for Python {py_version}")
     if optional_missing:
-        problems.append("optional xformers missing" if len(optional_missing) == 1 else
-                        f"{len(optional_missing)} optional missing")
+        problems.append(
+            "optional xformers missing"
+            if len(optional_missing) == 1
+            else f"{len(optional_missing)} optional missing"
+        )
     return Outcome.found(f"{where}: " + ", ".join(problems), *findings, **details)
 
 
@@ -164,8 +168,8 @@ def _findings(
         findings.append(
             Finding(
                 "PY006",
-                f"{_asked(need)}: {why}; `uv sync` / pip would fail with \"No matching "
-                f"distribution found for {package}\"",
+                f'{_asked(need)}: {why}; `uv sync` / pip would fail with "No matching '
+                f'distribution found for {package}"',
                 evidence={"requirement": need.text, "required_by": need.parent or "project"},
                 params={**params, "package": package},
                 commands=(f"uv venv -p {policy.load().python_pinned}",),
@@ -226,11 +230,13 @@ def _optional_finding(
     # The lock's xformers is built for the lock's torch: pin it only when that torch is here.
     wanted = lock.get(name)
     locked_torch = policy.parse_version(lock.get(TORCH))
-    same_torch = torch_version is not None and locked_torch is not None and (
-        torch_version.public == locked_torch.public
+    same_torch = (
+        torch_version is not None
+        and locked_torch is not None
+        and (torch_version.public == locked_torch.public)
     )
-    package = f"{need.requirement.name}=={wanted}" if wanted and same_torch else (
-        need.requirement.name
+    package = (
+        f"{need.requirement.name}=={wanted}" if wanted and same_torch else (need.requirement.name)
     )
     install = f"{quote(interpreter)} -m pip install {quote(package)}"
     extra: dict[str, Any] = {}

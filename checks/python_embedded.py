@@ -33,8 +33,8 @@ from typing import Any
 from kyudoctor import policy
 from kyudoctor.model import Check, Facts, Finding, Outcome, Severity
 
+from ._python import describe, sync_command, unusable
 from ._util import probe_facts, quote
-from .python_version import describe, sync_command, unusable
 
 HF_HUB = "huggingface-hub"
 _SONAME = re.compile(r"^libpython(\d+\.\d+)")

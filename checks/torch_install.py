@@ -33,8 +33,8 @@ from packaging.version import Version
 from kyudoctor import policy
 from kyudoctor.model import Check, Facts, Finding, Outcome
 
+from ._python import describe, public_version, sync_command, unusable
 from ._util import probe_facts, quote
-from .python_version import describe, public_version, sync_command, unusable
 
 
 def check(facts: Facts) -> Outcome:
@@ -54,7 +54,11 @@ def check(facts: Facts) -> Outcome:
 
     wanted, wanted_from = _wanted_torch(python)
     py_supported = _python_in_policy(pol, py_version)
-    if wanted is not None and py_supported and pol.torch_python_supported(wanted, py_version) is False:
+    if (
+        wanted is not None
+        and py_supported
+        and pol.torch_python_supported(wanted, py_version) is False
+    ):
         release = pol.torch_release(wanted)
         assert release is not None  # torch_python_supported needs the row
         return Outcome.found(
@@ -63,7 +67,7 @@ def check(facts: Facts) -> Outcome:
                 "TORCH003",
                 f"{wanted_from} pins torch {wanted}, which has Linux x86_64 wheels for Python "
                 f"{release.python_min} to {release.python_max} only, not {py_version}: "
-                f"\"No matching distribution found for torch=={wanted}\"",
+                f'"No matching distribution found for torch=={wanted}"',
                 evidence={"torch": wanted, "python": py_version, "pinned_by": wanted_from},
                 params={**params, "torch_version": wanted},
                 commands=(f"uv venv -p {pol.python_pinned}",),

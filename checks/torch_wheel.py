@@ -29,8 +29,8 @@ from typing import Any
 from kyudoctor import policy
 from kyudoctor.model import Check, Facts, Finding, Outcome
 
+from ._python import describe, public_version, unusable
 from ._util import probe_facts, quote
-from .python_version import describe, public_version, unusable
 
 
 def check(facts: Facts) -> Outcome:
@@ -60,9 +60,7 @@ def check(facts: Facts) -> Outcome:
     gpus = _gpus(pol, gpu) if driver_max else []
     where = describe(python)
 
-    cpu_only = (
-        flavour == pol.torch_cpu_flavour or bool(hip) or (flavour or "").startswith("rocm")
-    )
+    cpu_only = flavour == pol.torch_cpu_flavour or bool(hip) or (flavour or "").startswith("rocm")
     if cpu_only:
         return Outcome.found(
             f"{where}: {label} is a CPU-only build",
@@ -103,7 +101,9 @@ def check(facts: Facts) -> Outcome:
         if supported is False:
             findings.append(_arch_missing(pol, python, public, flavour, name, cc, str(driver_max)))
         elif supported is None:
-            said.append(f"arch list unknown for torch {public} {flavour} (sm_{cc.replace('.', '')})")
+            said.append(
+                f"arch list unknown for torch {public} {flavour} (sm_{cc.replace('.', '')})"
+            )
         else:
             said.append(f"{name} sm_{cc.replace('.', '')} supported")
     if findings:
@@ -229,8 +229,8 @@ def _too_new(
     return Finding(
         "TORCH005",
         f"torch {public} is built for CUDA {wheel_cuda}, but driver {gpu.get('driver_version')} "
-        f"supports CUDA {driver_max} at most: torch fails with \"The NVIDIA driver on your "
-        f"system is too old\"; {how}",
+        f'supports CUDA {driver_max} at most: torch fails with "The NVIDIA driver on your '
+        f'system is too old"; {how}',
         evidence={
             "torch_cuda": wheel_cuda,
             "driver_version": gpu.get("driver_version"),
@@ -278,8 +278,8 @@ def _arch_missing(
     return Finding(
         "TORCH008",
         f"torch {public} {flavour} has no kernels for {name} ({sm}; built for "
-        f"{arch.archs if arch else 'other architectures'}): \"no kernel image is available for "
-        f"execution on the device\"; {how}",
+        f'{arch.archs if arch else "other architectures"}): "no kernel image is available for '
+        f'execution on the device"; {how}',
         evidence={"torch": public, "flavour": flavour, "gpu": name, "compute_cap": cc},
         params=_params(python, fix_version, fix_flavour),
         commands=commands,

@@ -52,6 +52,26 @@ class CommandResult:
         """stdout then stderr, for parsers that accept either (banners go to both)."""
         return self.stdout + ("\n" + self.stderr if self.stderr else "")
 
+    def failure(self) -> str | None:
+        """One line saying why the command did not succeed, or None when it exited 0."""
+        if self.ok:
+            return None
+        if self.path is None:
+            return "not found"
+        if self.timed_out:
+            return "timed out"
+        if self.error is not None:
+            return self.error
+        code = self.returncode
+        if code is not None and code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            return f"killed by {name}"
+        first = next((ln.strip() for ln in self.output.splitlines() if ln.strip()), "")
+        return f"exited with status {code}" + (f": {first[:200]}" if first else "")
+
     def fact(self) -> dict[str, Any]:
         """A JSON-ready summary (output truncated) for facts and bundles."""
         return {

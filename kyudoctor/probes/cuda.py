@@ -25,7 +25,6 @@ import glob
 import json
 import os
 import re
-import signal
 from typing import Any
 
 from kyudoctor.probes import CommandResult, ProbeContext
@@ -140,23 +139,7 @@ def parse_ldconfig(text: str) -> dict[str, list[str]]:
 
 def command_error(result: CommandResult) -> str | None:
     """One line saying why a command did not succeed, or None when it exited 0."""
-    if result.ok:
-        return None
-    if result.path is None:
-        return "not found"
-    if result.timed_out:
-        return "timed out"
-    if result.error is not None:
-        return result.error
-    code = result.returncode
-    if code is not None and code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        return f"killed by {name}"
-    first = next((ln.strip() for ln in result.output.splitlines() if ln.strip()), "")
-    return f"exited with status {code}" + (f": {first[:200]}" if first else "")
+    return result.failure()
 
 
 def follow_wrapper(path: str) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import importlib
 import re
-import signal
 from collections.abc import Sequence
 from typing import Any
 
@@ -277,16 +276,8 @@ def failure_text(result: CommandResult) -> str:
     lines = [line.strip() for line in result.output.splitlines() if line.strip()]
     if lines:
         return " ".join(lines[:2])[:300]
-    if result.error:
-        return result.error
-    code = result.returncode
-    if code is not None and code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        return f"nvidia-smi was killed by {name}"
-    return f"nvidia-smi exited with status {code} and printed nothing"
+    how = result.failure() or "exited with status 0"
+    return f"nvidia-smi {how}" if result.error is None else how
 
 
 def _value(text: str) -> str | None:

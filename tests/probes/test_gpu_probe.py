@@ -267,7 +267,7 @@ def test_crashing_nvidia_smi(fakebin: FakeBin, make_ctx: MakeCtx) -> None:
     fakebin.add("nvidia-smi", "kill -SEGV $$\n")
     facts = gpu.probe(make_ctx(env=_env(fakebin), options={"nvml": False}))
     assert facts["source"] is None
-    assert facts["nvidia_smi"]["error"] == "nvidia-smi was killed by SIGSEGV"
+    assert facts["nvidia_smi"]["error"] == "nvidia-smi killed by SIGSEGV"
 
 
 @pytest.mark.parametrize("shape", ["exec", "fork"])

@@ -118,7 +118,6 @@ def _shadowed(
     where = f"; the Rust binary is {elf}" if elf else "; no Rust moshi-server binary exists"
     params: dict[str, Any] = {
         "python": quote(str(interpreter)) if interpreter else "python3",
-        "config": CONFIG,
     }
     if elf:
         # The catalog's command is "{cargo_bin}/moshi-server worker ...": the ELF's directory.

@@ -17,6 +17,7 @@ from kyudoctor.model import Check, Report
 from kyudoctor.runner import ProbeCallback, ProbeOutcome, run_checks, run_probes
 
 GROUPS = ("host", "server", "files")
+DEFAULT_CONFIG = "configs/config-tts.toml"
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,8 @@ def run_check(
         fail_on=options.fail_on,
         base_params={
             "python": python,
+            # Kyutai's documented config path until the config lint names the real one.
+            "config": options.extra.get("config") or DEFAULT_CONFIG,
             "moshi_server_version": load_policy().moshi_server_recommended,
         },
     )

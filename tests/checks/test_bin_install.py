@@ -65,7 +65,7 @@ def run(binary: dict[str, Any]) -> Outcome:
 
 def commands(outcome: Outcome, code: str) -> tuple[str, ...]:
     finding = next(f for f in outcome.findings if f.code == code)
-    return render_fix(finding, {}).commands
+    return render_fix(finding, {"config": "configs/config-tts.toml"}).commands
 
 
 def test_healthy() -> None:

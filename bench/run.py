@@ -162,12 +162,15 @@ def main() -> int:
         cargo = Path(tmp) / "cargo"
         cargo.mkdir()
         (cargo / ".crates2.json").write_text("{not json")
+        (cargo / "bin").mkdir()
+        (cargo / "bin" / "moshi-server").write_bytes(Path("/bin/true").read_bytes())
+        (cargo / "bin" / "moshi-server").chmod(0o755)
         cases = {
             "--python missing file": ["check", "--python", f"{tmp}/nope"],
             "--python not an interpreter": ["check", "--python", "/bin/ls"],
             "--pyproject unparsable": ["check", "--pyproject", str(broken)],
             "--select unknown code": ["check", "--select", "XYZ999"],
-            "corrupt .crates2.json": ["check", "--only", "binary.build", "--format", "json"],
+            "corrupt .crates2.json": ["check", "--only", "binary.build", "--format", "console"],
         }
         for name, argv in cases.items():
             env = dict(os.environ, CARGO_HOME=str(cargo))
@@ -180,14 +183,11 @@ def main() -> int:
                 and (proc.returncode == 2 and lines == 1 or proc.returncode in (0, 1))
                 else "FAIL"
             )
-            rows.append(
-                (
-                    f"bad input: {name}",
-                    f"exit {proc.returncode}, {lines} stderr line(s)",
-                    "",
-                    verdict,
-                )
-            )
+            said = next((ln.strip() for ln in proc.stdout.splitlines() if "binary.build" in ln), "")
+            value = f"exit {proc.returncode}, {lines} stderr line(s)"
+            if said:
+                value += f"; {said[:72]}"
+            rows.append((f"bad input: {name}", value, "", verdict))
 
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     header = ("measure", "value", "ratio", "bar")

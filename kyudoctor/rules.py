@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from kyudoctor import catalog
+from kyudoctor.facts import compact
 from kyudoctor.model import (
     CheckResult,
     Finding,
@@ -106,6 +107,11 @@ def build_report(
     order = {e.check.id: i for i, e in enumerate(executed)}
     for item in executed:
         check = item.check
+        shown = {
+            name: compact(name, probes[name].facts)
+            for name in check.probes
+            if name in probes and probes[name].facts
+        }
         if item.outcome is None:
             status = item.status or Status.CRASHED
             summary = _failure_summary(status, item.error)
@@ -117,7 +123,7 @@ def build_report(
                     status,
                     summary,
                     round(item.duration_ms, 1),
-                    {},
+                    shown,
                     (),
                     item.traceback,
                 )
@@ -178,7 +184,7 @@ def build_report(
                 status,
                 summary,
                 round(item.duration_ms, 1),
-                dict(outcome.details),
+                {**shown, **outcome.details},
                 tuple(kept),
             )
         )

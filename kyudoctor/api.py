@@ -51,19 +51,22 @@ def default_python(env: Mapping[str, str]) -> str:
 def select_checks(
     checks: Sequence[Check], only: Sequence[str], skip: Sequence[str], select: frozenset[str] | None
 ) -> list[Check]:
-    """Apply ``--only``/``--skip`` (groups or check ids) and ``--select`` (codes)."""
-    known_ids = {c.id for c in checks}
+    """Apply ``--only``/``--skip`` (groups, check ids or id prefixes) and ``--select`` (codes)."""
+
+    def names(check: Check, item: str) -> bool:
+        return item in (check.group, check.id) or check.id.startswith(item + ".")
+
     for item in (*only, *skip):
-        if item not in GROUPS and item not in known_ids:
+        if item not in GROUPS and not any(names(c, item) for c in checks):
             raise UsageError(
-                f"unknown group or check id {item!r} (groups: {', '.join(GROUPS)}; "
-                "check ids: see `kyudoctor check -v`)"
+                f"unknown group or check id {item!r} (groups: {', '.join(GROUPS)}; check ids "
+                "and their prefixes such as gpu, torch.wheel: see `kyudoctor check -v`)"
             )
     chosen = []
     for check in checks:
-        if only and check.group not in only and check.id not in only:
+        if only and not any(names(check, item) for item in only):
             continue
-        if check.group in skip or check.id in skip:
+        if any(names(check, item) for item in skip):
             continue
         if select is not None and not select.intersection(check.codes):
             continue

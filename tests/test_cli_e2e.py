@@ -219,3 +219,16 @@ def test_fail_on_never_exits_zero() -> None:
         0,
         3,
     )
+
+
+def test_only_accepts_check_id_prefixes() -> None:
+    """--only gpu runs exactly the gpu.* checks; --skip takes the same names."""
+    data = json.loads(run("check", "--only", "gpu", "--format", "json").stdout)
+    ids = [c["id"] for c in data["checks"]]
+    assert ids and all(i.startswith("gpu.") for i in ids)
+    rest = json.loads(
+        run("check", "--only", "host", "--skip", "gpu,cuda.nvcc", "--format", "json").stdout
+    )
+    assert not [
+        c["id"] for c in rest["checks"] if c["id"].startswith("gpu.") or c["id"] == "cuda.nvcc"
+    ]

@@ -232,3 +232,35 @@ def test_only_accepts_check_id_prefixes() -> None:
     assert not [
         c["id"] for c in rest["checks"] if c["id"].startswith("gpu.") or c["id"] == "cuda.nvcc"
     ]
+
+
+def test_progress_goes_to_stderr_only_on_a_terminal() -> None:
+    """With stderr a terminal a live progress line is drawn there; stdout keeps the report only."""
+    import pty
+
+    master, slave = pty.openpty()
+    env = dict(os.environ, TERM="xterm")
+    env.pop("VIRTUAL_ENV", None)
+    proc = subprocess.Popen(
+        [KYUDOCTOR, "check", "--only", "env,gpu", "--format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        env=env,
+        text=True,
+    )
+    os.close(slave)
+    out, _ = proc.communicate(timeout=60)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    assert b"kyudoctor: prob" in seen
+    validate_report(json.loads(out))
+    piped = run("check", "--only", "env,gpu", "--format", "json")
+    assert piped.stderr == ""

@@ -3,14 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
-from kyudoctor.model import Facts
+from kyudoctor.model import Facts, Finding, Severity
 from kyudoctor.policy import Policy, parse_version
 
 from ._util import probe_facts, quote
 
 BUILD_ONLY_NOTE = "needed only to (re)build moshi-server"
+
+
+def build_only(finding: Finding, prebuilt: str | None, what: str) -> Finding:
+    """A build-toolchain finding, downgraded to a warning when a current build is installed.
+
+    One rule for every problem that only matters to ``cargo install`` (CUDA001, CUDA003,
+    CUDA006, CXX001-007): with a current CUDA build of moshi-server installed the server runs
+    without them, so they warn; before the build they are errors.
+    """
+    if not prebuilt:
+        return finding
+    return replace(
+        finding,
+        message=f"{finding.message}; {prebuilt}, so {what} is {BUILD_ONLY_NOTE}",
+        severity=Severity.WARNING,
+    )
 
 
 def prebuilt_moshi_server(facts: Facts, policy: Policy) -> str | None:

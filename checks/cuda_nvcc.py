@@ -24,9 +24,6 @@ How to fix
     in another ``/usr/local/cuda-*`` directory, the fix is just the two ``export`` lines naming
     it. Setting ``CUDARC_CUDA_VERSION`` only silences cudarc's version check; it does not make
     a 13.x toolkit a supported build.
-
-Helpers shared by the CUDA and CXX checks live here too (``prebuilt_moshi_server``,
-``nvcc_unusable``); they are pure functions of facts.
 """
 
 from __future__ import annotations
@@ -37,7 +34,7 @@ from typing import Any
 from kyudoctor.model import Check, Facts, Finding, Outcome, Severity
 from kyudoctor.policy import Policy, load
 
-from ._cuda import BUILD_ONLY_NOTE, apt_package, export_toolkit, prebuilt_moshi_server
+from ._cuda import BUILD_ONLY_NOTE, apt_package, build_only, export_toolkit, prebuilt_moshi_server
 from ._util import probe_facts
 
 
@@ -124,12 +121,20 @@ def check(facts: Facts) -> Outcome:
         else:
             message += f"; no supported toolkit is installed alongside: {install_hint}"
             commands = export_toolkit(future_home)
-        finding = Finding(
-            "CUDA003",
-            message,
-            evidence={"nvcc": nvcc["path"], "version": nvcc.get("version"), "release": release},
-            params=params,
-            commands=commands,
+        finding = build_only(
+            Finding(
+                "CUDA003",
+                message,
+                evidence={
+                    "nvcc": nvcc["path"],
+                    "version": nvcc.get("version"),
+                    "release": release,
+                },
+                params=params,
+                commands=commands,
+            ),
+            prebuilt,
+            f"CUDA {release}",
         )
         return Outcome.found(f"CUDA {release} is not supported by the build", finding)
 

@@ -41,7 +41,7 @@ from typing import Any
 from kyudoctor.model import Check, Facts, Finding, Outcome, Severity
 from kyudoctor.policy import Policy, load
 
-from ._cuda import BUILD_ONLY_NOTE, nvcc_unusable, prebuilt_moshi_server
+from ._cuda import BUILD_ONLY_NOTE, build_only, nvcc_unusable, prebuilt_moshi_server
 from ._util import install_command, probe_facts
 
 _VERSIONED = re.compile(r"^(g\+\+|gcc|clang\+\+|clang)-\d+$")
@@ -229,6 +229,7 @@ def check(facts: Facts) -> Outcome:
         )
 
     if findings:
+        findings = [build_only(f, prebuilt, "this compiler") for f in findings]
         return Outcome.found("C++ compiler version not accepted", *findings, notes=notes)
     kind = build.get("compiler")
     summary = f"build compiler {_short(build)}"

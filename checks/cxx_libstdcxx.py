@@ -22,7 +22,9 @@ Skipped when there is no g++ (CXX001) or when ``g++ -print-file-name`` itself fa
 from __future__ import annotations
 
 from kyudoctor.model import Check, Facts, Finding, Outcome
+from kyudoctor.policy import load
 
+from ._cuda import build_only, prebuilt_moshi_server
 from ._util import install_command, probe_facts
 
 _DEVEL = {
@@ -63,6 +65,7 @@ def check(facts: Facts) -> Outcome:
         params={"gcc_major": major} if major else {},
         commands=(install_command(system, package),) if package else None,
     )
+    finding = build_only(finding, prebuilt_moshi_server(facts, load()), "libstdc++")
     return Outcome.found("libstdc++ development files missing", finding)
 
 
@@ -73,5 +76,5 @@ CHECK = Check(
     codes=("CXX004",),
     probes=("toolchain",),
     run=check,
-    uses=("system",),
+    uses=("system", "binary"),
 )

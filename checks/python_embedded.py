@@ -88,6 +88,12 @@ def _linked(binary: Mapping[str, Any] | None) -> tuple[tuple[str, str] | None, s
     return None, "moshi-server links no shared libpython"
 
 
+def _realpath(binary: Mapping[str, Any], soname: str) -> str | None:
+    """The file behind the path ldd resolved (the binary probe follows symlinks)."""
+    real = ((binary.get("ldd") or {}).get("realpaths") or {}).get(soname)
+    return os.path.normpath(str(real)) if real else None
+
+
 def _compare(
     python: Mapping[str, Any], binary: Mapping[str, Any], soname: str, path: str
 ) -> Finding | None:
@@ -115,7 +121,7 @@ def _compare(
             f"{version} ({interpreter}): it imports from another environment"
         )
         severity = None
-    elif os.path.normpath(path) not in known_paths:
+    elif not {os.path.normpath(path), _realpath(binary, soname)} & known_paths:
         message = (
             f"moshi-server embeds {path}, another Python {linked_short or ''} installation than "
             f"the target's ({', '.join(sorted(known_paths)) or libdir or 'unknown'}): the "

@@ -267,7 +267,7 @@ def libpython_paths(libdir: Optional[str], names: List[str]) -> List[str]:
             aliases = [candidate]
             # usrmerge: /lib is /usr/lib, and ldd may print either spelling.
             if candidate.startswith("/usr/lib"):
-                aliases.append(candidate[len("/usr"):])
+                aliases.append(candidate[len("/usr") :])
             elif candidate.startswith("/lib"):
                 aliases.append("/usr" + candidate)
             for alias in aliases:

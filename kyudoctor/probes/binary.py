@@ -243,6 +243,7 @@ def _ldd(
         "ran": False,
         "not_found": [],
         "resolved": {},
+        "realpaths": {},
         "error": None,
         "binary": None,  # beyond the contract: which ELF was inspected
     }
@@ -274,6 +275,8 @@ def _ldd(
     not_found, resolved = parse_ldd(result.output)
     facts["not_found"] = not_found
     facts["resolved"] = resolved
+    # The files behind the paths: a symlink to the target's own libpython is that libpython.
+    facts["realpaths"] = {soname: os.path.realpath(path) for soname, path in resolved.items()}
     if result.returncode != 0:
         message = (result.stderr.strip() or result.stdout.strip()).splitlines()
         facts["error"] = message[0].strip() if message else f"ldd exited {result.returncode}"

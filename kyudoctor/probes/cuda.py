@@ -334,8 +334,19 @@ def _standard_dirs(roots: tuple[str, ...]) -> list[dict[str, Any]]:
 # -- libraries ------------------------------------------------------------------------------
 
 
-def _lib_pattern(lib: str) -> re.Pattern[str]:
+def _lib_pattern(lib: str, soversion: str | None = None) -> re.Pattern[str]:
+    """``libcudart.so``, ``libcudart.so.12``, ...; with ``soversion``, only that major's names."""
+    if soversion is not None:
+        return re.compile(rf"^{re.escape(lib)}\.so\.{re.escape(soversion)}(?:\.\d+)*$")
     return re.compile(rf"^{re.escape(lib)}\.so(?:\.\d+)*$")
+
+
+def _soversion(lib: str, path: str | None) -> str | None:
+    """The major soname version of a library file (``libcudart.so.12.8.90`` -> ``12``)."""
+    if path is None:
+        return None
+    match = re.match(rf"^{re.escape(lib)}\.so\.(\d+)", os.path.basename(path))
+    return match.group(1) if match else None
 
 
 def _best(names: list[str]) -> str | None:
@@ -345,12 +356,12 @@ def _best(names: list[str]) -> str | None:
     return min(names, key=lambda n: (n.endswith(".so"), n.count("."), n))
 
 
-def _in_dir(directory: str, lib: str) -> str | None:
+def _in_dir(directory: str, lib: str, soversion: str | None = None) -> str | None:
     try:
         names = os.listdir(directory)
     except OSError:
         return None
-    pattern = _lib_pattern(lib)
+    pattern = _lib_pattern(lib, soversion)
     best = _best([n for n in names if pattern.match(n)])
     return os.path.join(directory, best) if best else None
 
@@ -392,13 +403,16 @@ def _libraries(
     toolkit_dirs = _toolkit_lib_dirs(toolkit_root)
     out: dict[str, Any] = {}
     for lib in LIBRARIES:
-        in_ld = next((p for p in (_in_dir(d, lib) for d in ld_dirs) if p), None)
+        in_toolkit = next((p for p in (_in_dir(d, lib) for d in toolkit_dirs) if p), None)
+        # A binary built with this toolkit asks for its soname (libcudart.so.12): the same
+        # library of another CUDA major (libcudart.so.13 of another toolkit) does not count.
+        soversion = _soversion(lib, in_toolkit)
+        in_ld = next((p for p in (_in_dir(d, lib, soversion) for d in ld_dirs) if p), None)
         in_cache = None
         if cache is not None:
-            pattern = _lib_pattern(lib)
+            pattern = _lib_pattern(lib, soversion)
             best = _best([name for name in cache if pattern.match(name)])
             in_cache = cache[best][0] if best else None
-        in_toolkit = next((p for p in (_in_dir(d, lib) for d in toolkit_dirs) if p), None)
         if in_ld:
             resolved, where = in_ld, "LD_LIBRARY_PATH"
         elif in_cache:
@@ -407,5 +421,10 @@ def _libraries(
             resolved, where = in_toolkit, "toolkit"
         else:
             resolved, where = None, None
-        out[lib] = {"resolved": resolved, "where": where, "in_toolkit": in_toolkit}
+        out[lib] = {
+            "resolved": resolved,
+            "where": where,
+            "in_toolkit": in_toolkit,
+            "soversion": soversion,
+        }
     return out, ldconfig

@@ -104,7 +104,7 @@ def _parse_marked(result: CommandResult) -> dict[str, Any] | None:
     for line in reversed(result.stdout.splitlines()):
         if line.startswith(MARKER):
             try:
-                value = json.loads(line[len(MARKER):])
+                value = json.loads(line[len(MARKER) :])
             except ValueError:
                 return None
             return value if isinstance(value, dict) else None

@@ -48,8 +48,7 @@ def torch_cpu_venv() -> Iterator[Venv]:
         CACHE.mkdir(parents=True, exist_ok=True)
         make_venv(building, with_pip=True)
         proc = subprocess.run(
-            [str(building / "bin" / "python"), "-m", "pip", "install", "-q",
-             f"torch=={TORCH_CPU}"],
+            [str(building / "bin" / "python"), "-m", "pip", "install", "-q", f"torch=={TORCH_CPU}"],
             check=False,
             capture_output=True,
             text=True,
@@ -66,8 +65,14 @@ def torch_cpu_venv() -> Iterator[Venv]:
         shutil.rmtree(final, ignore_errors=True)
         shutil.move(str(building), str(final))
     out = subprocess.run(
-        [str(final / "bin" / "python"), "-c",
-         "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True, timeout=30,
+        [
+            str(final / "bin" / "python"),
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     yield Venv(root=final, python=final / "bin" / "python", site=Path(out.stdout.strip()))

@@ -10,6 +10,7 @@ import pytest
 from kyudoctor.checks import cxx_compiler
 from kyudoctor.model import Outcome
 from kyudoctor.rules import render_fix, severity_of
+from tests.healthy import binary as healthy_binary
 from tests.healthy import facts
 from tests.healthy import nvcc as healthy_nvcc
 from tests.healthy import system as healthy_system
@@ -82,6 +83,8 @@ def status(outcome: Outcome) -> str:
 
 
 def run(**overrides: Any) -> Outcome:
+    """Run the check before moshi-server is built, unless the test says otherwise."""
+    overrides.setdefault("binary", NOT_BUILT)
     return cxx_compiler.CHECK.run(facts(**overrides))
 
 
@@ -90,7 +93,11 @@ def run(**overrides: Any) -> Outcome:
     [
         ({}, [], "ok"),
         ({"toolchain": {"gxx": MISSING, "cxx": MISSING}, "binary": NOT_BUILT}, ["CXX001"], "error"),
-        ({"toolchain": {"gxx": MISSING, "cxx": MISSING}}, ["CXX001"], "warning"),
+        (
+            {"toolchain": {"gxx": MISSING, "cxx": MISSING}, "binary": healthy_binary.FACTS},
+            ["CXX001"],
+            "warning",
+        ),
         (
             {"toolchain": {"cxx_env": {**MISSING, "value": "g++-14"}}, "binary": NOT_BUILT},
             ["CXX001"],
@@ -153,7 +160,11 @@ def test_no_compiler_installs_build_essential() -> None:
     finding = run(toolchain={"gxx": MISSING, "cxx": MISSING}, binary=NOT_BUILT).findings[0]
     assert finding.message == "no g++ or c++ on PATH"
     assert finding.commands == ("sudo apt-get install -y build-essential",)
-    dnf = run(toolchain={"gxx": MISSING, "cxx": MISSING}, system={"package_manager": "dnf"})
+    dnf = run(
+        toolchain={"gxx": MISSING, "cxx": MISSING},
+        system={"package_manager": "dnf"},
+        binary=healthy_binary.FACTS,
+    )
     assert dnf.findings[0].commands == ("sudo dnf install -y gcc-c++ make",)
     assert "needed only to (re)build moshi-server" in dnf.findings[0].message
 
@@ -256,3 +267,13 @@ def test_summaries() -> None:
     assert (
         "not in the policy data" in run(toolchain=both(13), nvcc=nvcc("12.7.1")).details["notes"][0]
     )
+
+
+def test_version_problems_warn_once_a_current_build_is_installed() -> None:
+    """CXX002/CXX003 are build-only: with a current CUDA build installed they are warnings."""
+    gcc9 = {"toolchain": {"gxx": {**facts()["toolchain"]["gxx"], "version": "9.5.0", "major": 9}}}
+    before = run(**gcc9)
+    after = run(binary=healthy_binary.FACTS, **gcc9)
+    assert [severity_of(f).value for f in before.findings] == ["error"]
+    assert [severity_of(f).value for f in after.findings] == ["warning"]
+    assert "needed only to (re)build moshi-server" in after.findings[0].message

@@ -22,8 +22,23 @@ def status(outcome: Outcome) -> str:
     return next((s for s in ("error", "warning", "info") if s in worst), "ok")
 
 
+NOT_BUILT = {"install": None, "cargo_binary": None, "candidates": []}
+
+
 def run(**overrides: Any) -> Outcome:
+    """Run the check before moshi-server is built, unless the test says otherwise."""
+    overrides.setdefault("binary", NOT_BUILT)
     return cxx_libstdcxx.CHECK.run(facts(**overrides))
+
+
+def test_missing_libstdcxx_warns_once_a_current_build_is_installed() -> None:
+    """CXX004 is build-only: with a current CUDA build installed it is a warning."""
+    from kyudoctor.rules import severity_of
+    from tests.healthy import binary as healthy_binary
+
+    broken = {"libstdcxx": {"printed": "libstdc++.so", "exists": False, "error": None}}
+    outcome = run(toolchain=broken, binary=healthy_binary.FACTS)
+    assert [severity_of(f).value for f in outcome.findings] == ["warning"]
 
 
 @pytest.mark.parametrize(

@@ -37,8 +37,11 @@ def python_at(version: str) -> dict[str, Any]:
         "python_full_version": version,
         "implementation_version": version,
     }
-    return {"version": version, "version_info": [int(p) for p in version.split(".")],
-            "markers": markers}
+    return {
+        "version": version,
+        "version_info": [int(p) for p in version.split(".")],
+        "markers": markers,
+    }
 
 
 def codes(change: dict[str, Any]) -> list[str]:
@@ -63,39 +66,55 @@ def test_healthy() -> None:
             dists(drop=("torchaudio",)), ["PY002"], "torchaudio (moshi-server's", id="torchaudio"
         ),
         pytest.param(
-            dists(drop=("sphn",)), ["PY002"], "sphn<0.3.0,>=0.2.0 (required by moshi 0.2.13)",
+            dists(drop=("sphn",)),
+            ["PY002"],
+            "sphn<0.3.0,>=0.2.0 (required by moshi 0.2.13)",
             id="transitive-missing",
         ),
         pytest.param(
-            dists(moshi="0.2.8"), ["PY003"],
+            dists(moshi="0.2.8"),
+            ["PY003"],
             "moshi 0.2.8 is installed; moshi-server's requirements ask for moshi==0.2.13",
             id="moshi-0.2.8-vs-pin",
         ),
         pytest.param(
-            dists(numpy="2.3.1"), ["PY003"], "moshi 0.2.13 requires numpy<2.3,>=1.26",
+            dists(numpy="2.3.1"),
+            ["PY003"],
+            "moshi 0.2.13 requires numpy<2.3,>=1.26",
             id="transitive-conflict",
         ),
         pytest.param(
-            dists(torch="2.10.0+cu128"), ["PY003"],
-            "moshi 0.2.13 requires torch<2.10,>=2.2.0; xformers 0.0.33.post2 requires "
-            "torch==2.9.1",
+            dists(torch="2.10.0+cu128"),
+            ["PY003"],
+            "moshi 0.2.13 requires torch<2.10,>=2.2.0; xformers 0.0.33.post2 requires torch==2.9.1",
             id="torch-too-new-for-moshi",
         ),
         pytest.param(dists(drop=("xformers",)), ["PY004"], "optional", id="xformers-missing"),
         pytest.param(
             requirements(dependencies=["moshi[dev]==0.2.13"]),
-            ["PY002"], "pyright (required by moshi 0.2.13)", id="extra-requested",
+            ["PY002"],
+            "pyright (required by moshi 0.2.13)",
+            id="extra-requested",
         ),
         pytest.param(
-            {**python_at("3.13.1"), **dists(drop=("sentencepiece",)),
-             **requirements(dependencies=["moshi==0.2.13", "sentencepiece==0.2.0"])},
-            ["PY006"], "sentencepiece 0.2.0 has no Linux x86_64 wheel for Python 3.13.1",
+            {
+                **python_at("3.13.1"),
+                **dists(drop=("sentencepiece",)),
+                **requirements(dependencies=["moshi==0.2.13", "sentencepiece==0.2.0"]),
+            },
+            ["PY006"],
+            "sentencepiece 0.2.0 has no Linux x86_64 wheel for Python 3.13.1",
             id="pinned-without-wheel",
         ),
         pytest.param(
-            {**python_at("3.13.1"), **dists(drop=("moshi",)),
-             **requirements(dependencies=["moshi==0.2.10"])},
-            ["PY006"], "moshi 0.2.10 requires sentencepiece==0.2", id="moshi-pin-needs-old-wheel",
+            {
+                **python_at("3.13.1"),
+                **dists(drop=("moshi",)),
+                **requirements(dependencies=["moshi==0.2.10"]),
+            },
+            ["PY006"],
+            "moshi 0.2.10 requires sentencepiece==0.2",
+            id="moshi-pin-needs-old-wheel",
         ),
     ],
 )
@@ -114,8 +133,10 @@ def test_findings(change: dict[str, Any], expected: list[str], words: str) -> No
         pytest.param(dists(torchaudio="2.6.0"), id="torchaudio-mismatch-is-TORCH006"),
         pytest.param(dists(drop=("huggingface-hub",)), id="hf-hub-missing-is-PY005"),
         pytest.param(
-            {**dists(drop=("bitsandbytes",)),
-             "markers": {**healthy_python.FACTS["markers"], "sys_platform": "darwin"}},
+            {
+                **dists(drop=("bitsandbytes",)),
+                "markers": {**healthy_python.FACTS["markers"], "sys_platform": "darwin"},
+            },
             id="marker-excludes-platform",
         ),
         pytest.param(dists(drop=("pip",)), id="unrelated-distribution"),
@@ -175,7 +196,8 @@ def test_unparsable_requirement_is_reported_in_details() -> None:
         pytest.param(None, "python probe failed", id="probe-failed"),
         pytest.param(
             {"introspected": False, "distributions": None, "error": "SyntaxError"},
-            "PY001", id="only-version-known",
+            "PY001",
+            id="only-version-known",
         ),
         pytest.param(requirements(dependencies=[]), "lists no dependencies", id="nothing-required"),
     ],

@@ -25,8 +25,9 @@ def env(*, drop: tuple[str, ...] = (), torch_py: Any = "keep", **versions: str) 
     return out
 
 
-def pinning(*dependencies: str, version: str = "3.12.8", lock: dict[str, str] | None = None
-            ) -> dict[str, Any]:
+def pinning(
+    *dependencies: str, version: str = "3.12.8", lock: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Requirements given by a pyproject with these dependencies, for a Python ``version``."""
     requirements = {
         **healthy_python.FACTS["requirements"],
@@ -53,28 +54,36 @@ def test_healthy() -> None:
     ("change", "code", "words"),
     [
         pytest.param(
-            env(drop=("torch",), torch_py=None), "TORCH001", "no torch distribution in",
+            env(drop=("torch",), torch_py=None),
+            "TORCH001",
+            "no torch distribution in",
             id="torch-missing",
         ),
         pytest.param(
             env(torch="2.1.2+cu121"), "TORCH004", "moshi needs torch >= 2.2", id="below-floor"
         ),
         pytest.param(
-            env(torch="2.6.0+cu124", torchaudio="2.6.0"), "TORCH004",
+            env(torch="2.6.0+cu124", torchaudio="2.6.0"),
+            "TORCH004",
             "torch 2.6.0+cu124 is installed in /home/kyu/tts/.venv: the lock of "
             "kyudoctor's known requirements of moshi-server 0.6.4 has torch 2.9.1",
             id="below-the-lock",
         ),
         pytest.param(
-            env(torchaudio="2.6.0"), "TORCH006",
-            "torchaudio 2.6.0 does not belong to torch 2.9.1+cu128", id="torchaudio-older",
+            env(torchaudio="2.6.0"),
+            "TORCH006",
+            "torchaudio 2.6.0 does not belong to torch 2.9.1+cu128",
+            id="torchaudio-older",
         ),
         pytest.param(
-            env(torchaudio="2.11.0"), "TORCH006",
-            "(the match is torchaudio 2.9.1)", id="stable-abi-torchaudio-too-new-for-torch",
+            env(torchaudio="2.11.0"),
+            "TORCH006",
+            "(the match is torchaudio 2.9.1)",
+            id="stable-abi-torchaudio-too-new-for-torch",
         ),
         pytest.param(
-            pinning("moshi==0.2.13", "torch==2.4.1", version="3.13.1"), "TORCH003",
+            pinning("moshi==0.2.13", "torch==2.4.1", version="3.13.1"),
+            "TORCH003",
             "pins torch 2.4.1, which has Linux x86_64 wheels for Python 3.8 to 3.12 only, "
             "not 3.13.1",
             id="pinned-torch-without-wheel",

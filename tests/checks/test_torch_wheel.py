@@ -28,8 +28,9 @@ def torch(version: str, cuda: str | None, hip: str | None = None) -> dict[str, A
     return {"distributions": dists, "torch": facts_torch}
 
 
-def gpu(driver: str, max_cuda: str, name: str = "NVIDIA H100 80GB HBM3", cc: str | None = "9.0"
-        ) -> dict[str, Any]:
+def gpu(
+    driver: str, max_cuda: str, name: str = "NVIDIA H100 80GB HBM3", cc: str | None = "9.0"
+) -> dict[str, Any]:
     """GPU facts with another driver and GPU model."""
     card = {**healthy_gpu.FACTS["gpus"][0], "name": name, "compute_cap": cc}
     return {"driver_version": driver, "driver_max_cuda": max_cuda, "gpus": [card]}
@@ -55,19 +56,25 @@ def test_healthy() -> None:
     ("python", "gpu_facts", "flavour", "words"),
     [
         pytest.param(torch("2.9.1+cpu", None), {}, "cu128", "suits this driver", id="cpu-wheel"),
+        pytest.param(torch("2.9.1", None), {}, "cu128", "a CPU-only build", id="cpu-by-version-py"),
         pytest.param(
-            torch("2.9.1", None), {}, "cu128", "a CPU-only build", id="cpu-by-version-py"
-        ),
-        pytest.param(
-            torch("2.6.0+rocm6.2.4", None, hip="6.2.41133"), {}, "cu126", "a ROCm build",
+            torch("2.6.0+rocm6.2.4", None, hip="6.2.41133"),
+            {},
+            "cu126",
+            "a ROCm build",
             id="rocm-wheel",
         ),
         pytest.param(
-            torch("2.9.1+cpu", None), NO_DRIVER, "cu128", "no driver information",
+            torch("2.9.1+cpu", None),
+            NO_DRIVER,
+            "cu128",
+            "no driver information",
             id="cpu-wheel-no-driver",
         ),
         pytest.param(
-            torch("2.6.0+cpu", None), gpu("550.54.14", "12.4", "NVIDIA L4", "8.9"), "cu124",
+            torch("2.6.0+cpu", None),
+            gpu("550.54.14", "12.4", "NVIDIA L4", "8.9"),
+            "cu124",
             "the cu124 build suits this driver (CUDA 12.4) and GPU (sm_89)",
             id="cpu-wheel-driver-12.4",
         ),
@@ -131,16 +138,22 @@ def test_minor_version_compatibility_is_not_a_finding() -> None:
     ("python", "gpu_facts", "fix"),
     [
         pytest.param(
-            torch("2.6.0+cu124", "12.4"), gpu("570.124.06", "12.8", "NVIDIA GeForce RTX 5090", "12.0"),
-            "torch 2.9.1 cu128 has them", id="rtx5090-on-2.6-uses-the-lock",
+            torch("2.6.0+cu124", "12.4"),
+            gpu("570.124.06", "12.8", "NVIDIA GeForce RTX 5090", "12.0"),
+            "torch 2.9.1 cu128 has them",
+            id="rtx5090-on-2.6-uses-the-lock",
         ),
         pytest.param(
-            torch("2.6.0+cu124", "12.4"), gpu("570.124.06", "12.8", "NVIDIA GeForce RTX 5090", None),
-            "torch 2.9.1 cu128 has them", id="cc-from-the-gpu-name",
+            torch("2.6.0+cu124", "12.4"),
+            gpu("570.124.06", "12.8", "NVIDIA GeForce RTX 5090", None),
+            "torch 2.9.1 cu128 has them",
+            id="cc-from-the-gpu-name",
         ),
         pytest.param(
-            torch("2.9.1+cu130", "13.0"), gpu("580.65.06", "13.0", "Tesla V100-SXM2-16GB", "7.0"),
-            "torch 2.9.1 cu128 has them", id="v100-on-cu130",
+            torch("2.9.1+cu130", "13.0"),
+            gpu("580.65.06", "13.0", "Tesla V100-SXM2-16GB", "7.0"),
+            "torch 2.9.1 cu128 has them",
+            id="v100-on-cu130",
         ),
     ],
 )
@@ -165,17 +178,26 @@ def test_unknown_arch_list_is_said_not_reported() -> None:
     [
         pytest.param({}, NO_DRIVER, "GPU001", id="no-driver"),
         pytest.param({}, None, "gpu probe failed", id="gpu-probe-failed"),
+        pytest.param({"distributions": {}, "torch": None}, {}, "TORCH001", id="torch-missing"),
         pytest.param(
-            {"distributions": {}, "torch": None}, {}, "TORCH001", id="torch-missing"
-        ),
-        pytest.param(
-            {"introspected": False, "distributions": None, "error": "SyntaxError"}, {}, "PY001",
+            {"introspected": False, "distributions": None, "error": "SyntaxError"},
+            {},
+            "PY001",
             id="only-version-known",
         ),
         pytest.param(
-            {**torch("2.9.1", None), "torch": {**healthy_python.FACTS["torch"], "version": None,
-                                              "cuda": None, "version_py": None}},
-            {}, "CUDA version is unknown", id="version-py-unread",
+            {
+                **torch("2.9.1", None),
+                "torch": {
+                    **healthy_python.FACTS["torch"],
+                    "version": None,
+                    "cuda": None,
+                    "version_py": None,
+                },
+            },
+            {},
+            "CUDA version is unknown",
+            id="version-py-unread",
         ),
     ],
 )

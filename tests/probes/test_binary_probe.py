@@ -86,6 +86,7 @@ def test_nothing_installed(make_ctx: MakeCtx, home: Path, fakebin: FakeBin) -> N
         "ran": False,
         "not_found": [],
         "resolved": {},
+        "realpaths": {},
         "error": None,
         "binary": None,
     }

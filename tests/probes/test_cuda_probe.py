@@ -266,12 +266,18 @@ def test_libraries_from_each_source(
         "resolved": str(root / "lib64" / "libcudart.so.12"),
         "where": "toolkit",
         "in_toolkit": str(root / "lib64" / "libcudart.so.12"),
+        "soversion": "12",
     }
     assert libs["libcublas"]["resolved"] == "/opt/sys/libcublas.so.12"
     assert libs["libcublas"]["where"] == "ldconfig"
     assert libs["libnvrtc"]["resolved"] == str(ld_dir / "libnvrtc.so.12")
     assert libs["libnvrtc"]["where"] == "LD_LIBRARY_PATH"
-    assert libs["libcurand"] == {"resolved": None, "where": None, "in_toolkit": None}
+    assert libs["libcurand"] == {
+        "resolved": None,
+        "where": None,
+        "in_toolkit": None,
+        "soversion": None,
+    }
     assert facts["ldconfig"]["ran"] is True
 
 
@@ -305,3 +311,27 @@ def test_real_toolkit_on_this_machine(make_ctx: MakeCtx) -> None:
     assert facts["cuda_h"] == str(REAL_TOOLKIT / "include" / "cuda.h")
     assert "9.0" in (facts["gpu_archs"] or [])
     assert any(t["root"] == str(REAL_TOOLKIT) for t in facts["toolkits"])
+
+
+def test_library_of_another_cuda_major_does_not_resolve_the_toolkits(
+    tmp_path: Path, make_ctx: MakeCtx
+) -> None:
+    """libcudart.so.13 on LD_LIBRARY_PATH does not stand for a 12.x toolkit's libcudart.so.12."""
+    from kyudoctor.probes.cuda import _libraries
+
+    toolkit = tmp_path / "cuda-12.8"
+    (toolkit / "lib64").mkdir(parents=True)
+    (toolkit / "lib64" / "libcudart.so.12").write_bytes(b"")
+    other = tmp_path / "cuda-13.0-lib"
+    other.mkdir()
+    (other / "libcudart.so.13").write_bytes(b"")
+    ctx = make_ctx(
+        env={"PATH": str(tmp_path / "empty"), "LD_LIBRARY_PATH": str(other)},
+        options={"ldconfig_fallbacks": []},
+    )
+    libraries, _ = _libraries(ctx, str(toolkit))
+    assert libraries["libcudart"]["where"] == "toolkit"
+    assert libraries["libcudart"]["soversion"] == "12"
+    (other / "libcudart.so.12").write_bytes(b"")
+    libraries, _ = _libraries(ctx, str(toolkit))
+    assert libraries["libcudart"]["where"] == "LD_LIBRARY_PATH"

@@ -31,9 +31,22 @@ from tests.helpers_venv import (
 )
 
 CONTRACT_KEYS = {
-    "interpreter", "executable", "version", "version_info", "implementation", "prefix",
-    "base_prefix", "is_venv", "libdir", "ldlibrary", "instsoname", "enable_shared", "markers",
-    "distributions", "torch", "requirements",
+    "interpreter",
+    "executable",
+    "version",
+    "version_info",
+    "implementation",
+    "prefix",
+    "base_prefix",
+    "is_venv",
+    "libdir",
+    "ldlibrary",
+    "instsoname",
+    "enable_shared",
+    "markers",
+    "distributions",
+    "torch",
+    "requirements",
 }
 REQUIREMENT_KEYS = {"source", "requires_python", "dependencies", "optional"}
 TARGET = find_python("3.12") or Path(sys.executable)
@@ -137,8 +150,12 @@ def healthy_env(
             continue
         add_dist(venv.site, dist["name"], changed.get(name, dist["version"]), dist["requires"])
     if "torch" not in skip:
-        add_torch(venv.site, torch[0], torch[1],
-                  requires=healthy_python.FACTS["distributions"]["torch"]["requires"])
+        add_torch(
+            venv.site,
+            torch[0],
+            torch[1],
+            requires=healthy_python.FACTS["distributions"]["torch"]["requires"],
+        )
     return venv
 
 
@@ -254,8 +271,11 @@ def test_egg_info(tmp_path: Path, make_ctx: MakeCtx) -> None:
     )
     julius = run_probe(make_ctx, venv.python)["distributions"]["julius"]
     assert julius["version"] == "0.2.7"
-    assert julius["requires"] == ["torch", 'flake8; extra == "dev"',
-                                  'tomli; (python_version < "3.11")']
+    assert julius["requires"] == [
+        "torch",
+        'flake8; extra == "dev"',
+        'tomli; (python_version < "3.11")',
+    ]
 
 
 def test_noise_from_sitecustomize(tmp_path: Path, make_ctx: MakeCtx) -> None:
@@ -289,8 +309,9 @@ def test_real_libpython(make_ctx: MakeCtx) -> None:
     assert all(Path(p).exists() for p in got["libpython_paths"])
 
 
-def test_by_name_on_path_and_by_venv_directory(tmp_path: Path, make_ctx: MakeCtx,
-                                               fakebin: FakeBin) -> None:
+def test_by_name_on_path_and_by_venv_directory(
+    tmp_path: Path, make_ctx: MakeCtx, fakebin: FakeBin
+) -> None:
     """--python accepts a name found on PATH, and a venv directory (its bin/python)."""
     fakebin.link("python3", str(TARGET))
     by_name = probe(make_ctx(env={"PATH": fakebin.path}, options={"python": "python3"}))
@@ -309,8 +330,9 @@ def test_script_keeps_python36_syntax() -> None:
     """The introspection script parses as Python 3.6 and avoids 3.7+ future imports."""
     text = script()
     tree = ast.parse(text, feature_version=(3, 6))
-    futures = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
-               and n.module == "__future__"]
+    futures = [
+        n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module == "__future__"
+    ]
     assert futures == []
     assert MARKER in text
 
@@ -348,10 +370,14 @@ def test_real_old_interpreters(make_ctx: MakeCtx, version: str, introspected: bo
 @pytest.mark.parametrize(
     ("python", "words"),
     [
-        pytest.param("/bin/ls", "--python /bin/ls: not a Python interpreter (exit status",
-                     id="bin-ls"),
-        pytest.param("/nonexistent/bin/python", "--python /nonexistent/bin/python: no such file",
-                     id="missing-file"),
+        pytest.param(
+            "/bin/ls", "--python /bin/ls: not a Python interpreter (exit status", id="bin-ls"
+        ),
+        pytest.param(
+            "/nonexistent/bin/python",
+            "--python /nonexistent/bin/python: no such file",
+            id="missing-file",
+        ),
         pytest.param("no-such-python-xyz", "not found on PATH", id="missing-name"),
     ],
 )
@@ -432,7 +458,7 @@ def test_relative_pyproject(tmp_path: Path, make_ctx: MakeCtx) -> None:
             "TOML parse error at line 3, column 19: Invalid value",
             id="bad-value",
         ),
-        pytest.param('[tool.uv]\npackage = false\n', "no [project] table", id="no-project"),
+        pytest.param("[tool.uv]\npackage = false\n", "no [project] table", id="no-project"),
         pytest.param(None, "no such file", id="missing"),
     ],
 )
@@ -459,4 +485,3 @@ def test_broken_uv_lock_is_a_fact_not_an_error(tmp_path: Path, make_ctx: MakeCtx
     got = probe_requirements(ctx)
     assert got["lock"] == {}
     assert got["lock_error"].startswith("TOMLDecodeError")
-

@@ -9,10 +9,9 @@ What it checks
 
     - target not listed (a GPU newer than the toolkit, or one the toolkit dropped): error;
     - ``CUDA_COMPUTE_CAP`` that is not digits (``8.9``, ``sm_89``): error;
-    - no GPU visible and no ``CUDA_COMPUTE_CAP``: the build panics ("`nvidia-smi` failed").
-      Reported as a **warning** (a choice: this is the situation of every Docker build without
-      a GPU, and GPU001 already reports a missing driver as an error); the message says
-      "needed only to (re)build" when a current CUDA build of moshi-server is installed.
+    - no GPU visible and no ``CUDA_COMPUTE_CAP``: the build would panic ("`nvidia-smi`
+      failed"), but that is a consequence of what gpu.driver reports (GPU001/GPU002): the check
+      is skipped naming that code, and says to set ``CUDA_COMPUTE_CAP`` to build without a GPU.
 
 Why it matters
     bindgen_cuda panics with "nvcc cannot target gpu arch" when nvcc does not know the target,
@@ -33,10 +32,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kyudoctor.model import Check, Facts, Finding, Outcome, Severity
+from kyudoctor.model import Check, Facts, Finding, Outcome
 from kyudoctor.policy import Policy, load, parse_version
 
-from ._cuda import BUILD_ONLY_NOTE, nvcc_unusable, prebuilt_moshi_server
+from ._cuda import nvcc_unusable
+from ._gpu import no_gpu_reason
 from ._util import probe_facts
 
 ENV = "CUDA_COMPUTE_CAP"
@@ -102,16 +102,13 @@ def check(facts: Facts) -> Outcome:
             if gpu.get("source") is not None and gpu.get("gpus"):
                 names = ", ".join(str(g.get("name")) for g in gpu["gpus"] if isinstance(g, Mapping))
                 return Outcome.skip(f"compute capability of {names} unknown")
-            message = (
-                f"no GPU visible ({gpu.get('error') or 'no NVIDIA driver'}) and {ENV} is unset: "
-                'building moshi-server here panics ("`nvidia-smi` failed"); set '
-                f"{ENV} to the digits of the GPU that will run it"
+            # One problem, one code: without a GPU the build's "`nvidia-smi` failed" panic is a
+            # consequence of what gpu.driver reports; the hint says how to build without one.
+            reason = no_gpu_reason(gpu, probe_facts(facts, "system")) or "no GPU visible"
+            return Outcome.skip(
+                f"{reason}: no GPU architecture to compare; to build moshi-server on a machine "
+                f"without the GPU, set {ENV} to the digits of the GPU that will run it"
             )
-            prebuilt = prebuilt_moshi_server(facts, policy)
-            if prebuilt:
-                message += f"; {prebuilt}, so this is {BUILD_ONLY_NOTE}"
-            finding = Finding("CUDA006", message, evidence={ENV: None}, severity=Severity.WARNING)
-            return Outcome.found("no GPU and no CUDA_COMPUTE_CAP for the build", finding)
 
     archs = nvcc_facts.get("gpu_archs")
     floor = parse_version(str(policy.bf16_min_cc))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Mapping
 from typing import Any
@@ -56,3 +57,12 @@ def install_command(system: Mapping[str, Any] | None, *packages: str) -> str:
 def quote(value: str) -> str:
     """Shell-quote a path or value for a command shown to the user."""
     return shlex.quote(value)
+
+
+CUDA_SONAME = re.compile(r"^(libcudart|libcublas|libcublasLt|libnvrtc|libcurand|libcuda)\.so")
+"""The CUDA libraries moshi-server links (cuda.libraries reports them, CUDA004)."""
+
+
+def is_cuda_soname(soname: str) -> bool:
+    """Whether ``soname`` is one of the CUDA libraries CUDA004 covers."""
+    return CUDA_SONAME.match(soname) is not None

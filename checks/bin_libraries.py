@@ -1,10 +1,11 @@
-"""binary.libraries: can the loader find the libpython that moshi-server is linked against?
+"""binary.libraries: can the loader find the libraries moshi-server is linked against?
 
 What it checks
     ``ldd`` of the moshi-server ELF that would run (the first on PATH, else cargo's): any
     ``libpython3.X.so...`` reported "not found" (BIN005). When the target Python is known
     (``--python``, else the active venv), the missing library's version is compared with it.
-    Unresolved CUDA libraries are left to ``cuda.libraries`` (CUDA004).
+    Unresolved CUDA libraries are left to ``cuda.libraries`` (CUDA004); any other library
+    reported "not found" (OpenSSL's ``libssl.so.3`` of a binary built elsewhere, ...) is BIN008.
 
 Why it matters
     moshi-server embeds the libpython of the interpreter pyo3 found at ``cargo install`` time.
@@ -30,7 +31,7 @@ from typing import Any
 from kyudoctor import policy
 from kyudoctor.model import Check, Facts, Finding, Outcome
 
-from ._util import probe_facts, quote
+from ._util import is_cuda_soname, probe_facts, quote
 
 _LIBPYTHON = re.compile(r"^libpython(?P<version>\d+\.\d+)")
 # The catalog's generic form, for when the target interpreter is unknown.
@@ -60,7 +61,7 @@ def _export(libdir: str) -> str:
 
 
 def check(facts: Facts) -> Outcome:
-    """BIN005 when ldd cannot resolve the libpython of the moshi-server binary."""
+    """BIN005 when ldd cannot resolve the libpython of the binary, BIN008 for other libraries."""
     binary = probe_facts(facts, "binary") or {}
     candidates = [c for c in (binary.get("candidates") or []) if isinstance(c, Mapping)]
     if not any(c.get("kind") == "elf" for c in candidates):
@@ -72,21 +73,35 @@ def check(facts: Facts) -> Outcome:
 
     not_found = [str(s) for s in (ldd.get("not_found") or [])]
     missing = [s for s in not_found if s.startswith("libpython")]
+    # CUDA libraries are cuda.libraries' (CUDA004); anything else the loader lacks is BIN008.
+    others = [s for s in not_found if not s.startswith("libpython") and not is_cuda_soname(s)]
     resolved: Mapping[str, Any] = ldd.get("resolved") or {}
-    if not missing:
-        linked = [f"{s} -> {p}" for s, p in resolved.items() if str(s).startswith("libpython")]
-        others = [s for s in not_found if not s.startswith("libpython")]
-        summary = f"{target}: " + (", ".join(linked) if linked else "links no libpython")
-        if ldd.get("error"):
-            summary += f" (ldd: {ldd.get('error')})"
-        if others:
-            summary += f"; also unresolved: {', '.join(others)} (see cuda.libraries)"
-        return Outcome.ok(summary)
+    findings: list[Finding] = []
+    if missing:
+        findings.append(_finding(target, missing[0], probe_facts(facts, "python")))
+    if others:
+        findings.append(_other_libraries(target, others))
+    if findings:
+        return Outcome.found(f"{target}: {', '.join(missing + others)} not found", *findings)
+    linked = [f"{s} -> {p}" for s, p in resolved.items() if str(s).startswith("libpython")]
+    summary = f"{target}: " + (", ".join(linked) if linked else "links no libpython")
+    if ldd.get("error"):
+        summary += f" (ldd: {ldd.get('error')})"
+    cuda = [s for s in not_found if is_cuda_soname(s)]
+    if cuda:
+        summary += f"; CUDA libraries unresolved: {', '.join(cuda)} (cuda.libraries, CUDA004)"
+    return Outcome.ok(summary)
 
-    soname = missing[0]
-    python = probe_facts(facts, "python")
-    finding = _finding(target, soname, python)
-    return Outcome.found(f"{target}: {soname} not found", finding)
+
+def _other_libraries(target: str, sonames: list[str]) -> Finding:
+    """BIN008: libraries other than libpython and CUDA's that the loader cannot find."""
+    return Finding(
+        "BIN008",
+        f"ldd {target}: {', '.join(f'{s} => not found' for s in sonames)}; the loader refuses "
+        "to start moshi-server without them",
+        evidence={"binary": target, "not_found": sonames},
+        params={"binary": target},
+    )
 
 
 def _finding(target: str, soname: str, python: Mapping[str, Any] | None) -> Finding:
@@ -166,7 +181,7 @@ CHECK = Check(
     id="binary.libraries",
     group="host",
     title="moshi-server finds its libpython",
-    codes=("BIN005",),
+    codes=("BIN005", "BIN008"),
     probes=("binary",),
     run=check,
     uses=("python",),

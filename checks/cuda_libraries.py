@@ -30,7 +30,6 @@ The ``libpython`` entries of ``ldd`` are BIN005's, never this check's.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,14 +37,13 @@ from kyudoctor.model import Check, Facts, Finding, Outcome, Severity
 from kyudoctor.policy import load
 
 from ._cuda import nvcc_unusable
-from ._util import probe_facts, quote, sudo
+from ._util import CUDA_SONAME, probe_facts, quote, sudo
 
 LIBRARIES = ("libcudart", "libcublas", "libnvrtc", "libcurand")
-_CUDA_SONAME = re.compile(r"^(libcudart|libcublas|libcublasLt|libnvrtc|libcurand|libcuda)\.so")
 
 
 def _family(soname: str) -> str | None:
-    match = _CUDA_SONAME.match(soname)
+    match = CUDA_SONAME.match(soname)
     if match is None:
         return None
     name = match.group(1)

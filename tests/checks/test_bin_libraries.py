@@ -62,7 +62,22 @@ def test_healthy_summary() -> None:
 def test_cuda_not_found_is_mentioned_not_reported() -> None:
     """Unresolved CUDA libraries are named in the summary and pointed to cuda.libraries."""
     outcome = run({"ldd": ldd("libcudart.so.12")})
-    assert "also unresolved: libcudart.so.12 (see cuda.libraries)" in outcome.summary
+    assert "CUDA libraries unresolved: libcudart.so.12 (cuda.libraries, CUDA004)" in outcome.summary
+    assert outcome.findings == ()
+
+
+def test_other_missing_library_is_bin008() -> None:
+    """A missing library that is neither libpython nor CUDA's (here libssl) is BIN008, an error."""
+    outcome = run({"ldd": ldd("libssl.so.3", "libcudart.so.12")})
+    (finding,) = outcome.findings
+    assert finding.code == "BIN008" and severity_of(finding).value == "error"
+    assert "libssl.so.3 => not found" in finding.message and "libcudart" not in finding.message
+
+
+def test_libpython_and_another_library_missing_give_both_codes() -> None:
+    """libpython and libssl both missing are two problems: BIN005 and BIN008."""
+    outcome = run({"ldd": ldd("libpython3.12.so.1.0", "libssl.so.3")})
+    assert [f.code for f in outcome.findings] == ["BIN005", "BIN008"]
 
 
 def test_same_version_exports_libdir() -> None:

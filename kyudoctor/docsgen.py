@@ -13,14 +13,26 @@ writing removes ``.md`` files that no longer belong to a code.
 from __future__ import annotations
 
 import argparse
+import importlib
+import inspect
 import sys
+import textwrap
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 
 from kyudoctor import catalog, explain
 from kyudoctor.catalog import Symptom
 
-__all__ = ["expected_files", "main", "page_name", "render_index", "render_page"]
+__all__ = [
+    "docs_files",
+    "expected_files",
+    "main",
+    "page_name",
+    "render_checks",
+    "render_index",
+    "render_page",
+]
 
 GENERATED = (
     "<!-- Generated from kyudoctor/data/symptoms.toml by `python -m kyudoctor.docsgen`; "
@@ -87,6 +99,71 @@ def expected_files() -> dict[str, str]:
     return files
 
 
+SECTION_HEADINGS = ("What it checks", "Why it matters", "How to fix")
+
+
+def _docstring_markdown(doc: str) -> list[str]:
+    """A check module's docstring (after its first line) as Markdown: headings in bold, the
+    indented section bodies dedented so they read as paragraphs and lists, not code."""
+    body = inspect.cleandoc(doc).split("\n")[1:]
+    out: list[str] = []
+    section: list[str] = []
+
+    def flush() -> None:
+        if section:
+            out.extend(textwrap.dedent("\n".join(section)).strip("\n").split("\n"))
+            out.append("")
+            section.clear()
+
+    for line in body:
+        if line.strip() in SECTION_HEADINGS and not line.startswith(" "):
+            flush()
+            out.extend([f"**{line.strip()}**", ""])
+        else:
+            section.append(line)
+    flush()
+    while out and not out[0].strip():
+        out.pop(0)
+    return out
+
+
+def render_checks() -> str:
+    """``docs/checks.md``: every check in report order, from the registry and its docstrings."""
+    from kyudoctor import checks as registry
+
+    symptoms = {s.code: s for s in catalog.all_symptoms()}
+    lines = [
+        "<!-- Generated from the docstrings of checks/ by `python -m kyudoctor.docsgen`; "
+        "do not edit. -->",
+        "",
+        "# Checks",
+        "",
+        "Every check of `kyudoctor check`, in report order. Each is one module of `checks/`; this",
+        "page is generated from their docstrings (`python -m kyudoctor.docsgen`).",
+        "",
+    ]
+    for name in registry.MODULES:
+        module = importlib.import_module(f"kyudoctor.checks.{name}")
+        check = module.CHECK
+        doc = module.__doc__ or ""
+        codes = ", ".join(f"[{c}](codes/{page_name(symptoms[c])})" for c in check.codes)
+        optional = f"; uses {', '.join(check.uses)} when available" if check.uses else ""
+        lines += [
+            f"## `{check.id}`: {check.title}",
+            "",
+            f"Codes: {codes}. Group: `{check.group}`. Facts: {', '.join(check.probes)}{optional}.",
+            "",
+            *_docstring_markdown(doc),
+        ]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def docs_files() -> dict[str, str]:
+    """Generated files directly under ``docs/``: the checks page and the JSON report schema."""
+    schema = (resources.files("kyudoctor") / "data" / "report.schema.json").read_text("utf-8")
+    return {"checks.md": render_checks(), "report.schema.json": schema}
+
+
 def _default_docs_dir() -> Path:
     """``docs/codes`` of the checkout containing the current directory (else under it)."""
     cwd = Path.cwd()
@@ -130,8 +207,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     docs_dir: Path = args.docs_dir if args.docs_dir is not None else _default_docs_dir()
     expected = expected_files()
     stale, missing, extra = _compare(docs_dir, expected)
+    top = docs_dir.parent
+    top_files = docs_files()
+    top_stale = sorted(
+        name
+        for name, content in top_files.items()
+        if not (top / name).is_file() or (top / name).read_bytes() != content.encode("utf-8")
+    )
 
     if args.check:
+        for name in top_stale:
+            print(f"{top}: out of date; run: python -m kyudoctor.docsgen")
+            print(f"  stale: {name}")
+        if top_stale and not (stale or missing or extra):
+            return 1
         if not (stale or missing or extra):
             print(f"{docs_dir}: up to date ({len(expected)} files)")
             return 0
@@ -146,7 +235,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         (docs_dir / name).write_bytes(expected[name].encode("utf-8"))
     for name in extra:
         (docs_dir / name).unlink()
-    changed = len(stale) + len(missing)
+    for name in top_stale:
+        (top / name).write_bytes(top_files[name].encode("utf-8"))
+    changed = len(stale) + len(missing) + len(top_stale)
     print(f"{docs_dir}: {changed} written, {len(extra)} removed, {len(expected)} files")
     return 0
 

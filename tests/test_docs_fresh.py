@@ -99,3 +99,23 @@ def test_default_docs_dir_is_found_from_a_subdirectory(
     monkeypatch.chdir(REPO / "tests")
     assert docsgen.main(["--check"]) == 0, capsys.readouterr().out
     assert str(DOCS) in capsys.readouterr().out
+
+
+def test_checks_page_and_schema_copy_are_fresh() -> None:
+    """docs/checks.md (from the checks' docstrings) and docs/report.schema.json are current."""
+    for name, content in docsgen.docs_files().items():
+        path = REPO / "docs" / name
+        assert path.is_file() and path.read_text(encoding="utf-8") == content, (
+            f"docs/{name} is out of date ({REGENERATE})"
+        )
+
+
+def test_checks_page_covers_every_check_and_its_codes() -> None:
+    """Every registered check has a section naming its codes, linked to their pages."""
+    from kyudoctor.checks import all_checks
+
+    page = docsgen.render_checks()
+    for check in all_checks():
+        assert f"## `{check.id}`: {check.title}" in page
+        for code in check.codes:
+            assert f"[{code}](codes/{code}-" in page

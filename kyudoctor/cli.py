@@ -284,6 +284,7 @@ def _output_path(output: str | None, inputs: tuple[str | None, ...]) -> str | No
 
 def _require_file(option: str, path: str) -> None:
     import os
+    import stat
 
     from kyudoctor.errors import UsageError
 
@@ -291,6 +292,8 @@ def _require_file(option: str, path: str) -> None:
         raise UsageError(f"{option} {path}: no such file")
     if os.path.isdir(path):
         raise UsageError(f"{option} {path}: is a directory")
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise UsageError(f"{option} {path}: not a regular file")
     if not os.access(path, os.R_OK):
         raise UsageError(f"{option} {path}: not readable")
 

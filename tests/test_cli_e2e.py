@@ -264,3 +264,18 @@ def test_progress_goes_to_stderr_only_on_a_terminal() -> None:
     validate_report(json.loads(out))
     piped = run("check", "--only", "env,gpu", "--format", "json")
     assert piped.stderr == ""
+
+
+def test_huge_or_special_pyproject_is_refused_unread(tmp_path: Path) -> None:
+    """A 1 GB --pyproject is refused at once without reading it; a device file is refused too."""
+    huge = tmp_path / "pyproject.toml"
+    with huge.open("wb") as handle:
+        handle.truncate(2**30)  # sparse: no disk used
+    started = time.monotonic()
+    proc = run("check", "--only", "python", "--pyproject", str(huge))
+    assert proc.returncode == 2 and "too large" in proc.stderr
+    assert time.monotonic() - started < 10  # a hang guard: reading 1 GB of NULs would be slow
+    device = run("check", "--pyproject", "/dev/null")
+    assert device.returncode == 2 and "not a regular file" in device.stderr
+    for proc in (proc, device):
+        assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr

@@ -33,6 +33,9 @@ _SH_EXEC_LINE = re.compile(r"""^'''exec' (?P<cmd>.+?) "\$0" "\$@"\s*$""", re.MUL
 _LDD_MUSL_MISSING = re.compile(r"^(?P<soname>\S+): Error loading shared library (?P=soname)\b")
 _CRATES_TOML_KEY = re.compile(r'^\s*"(?P<key>moshi-server [^"]+)"\s*=', re.MULTILINE)
 
+MAX_RECORD_BYTES = 16 * 2**20
+"""cargo's install records are kilobytes; a larger file is reported, not read."""
+
 
 def probe(ctx: ProbeContext) -> dict[str, Any]:
     """Gather the binary facts (see the ``binary`` contract in docs/architecture.md)."""
@@ -153,7 +156,9 @@ def read_install_record(cargo_home: Path) -> tuple[dict[str, Any] | None, str | 
     """
     json_path = cargo_home / ".crates2.json"
     error: str | None = None
-    if os.path.isfile(json_path):
+    if os.path.isfile(json_path) and os.path.getsize(json_path) > MAX_RECORD_BYTES:
+        error = f"{json_path}: larger than {MAX_RECORD_BYTES // 2**20} MiB, not read"
+    elif os.path.isfile(json_path):
         try:
             data = json.loads(json_path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
@@ -171,7 +176,7 @@ def read_install_record(cargo_home: Path) -> tuple[dict[str, Any] | None, str | 
                         return _from_json(parsed, info, json_path), None
                 return None, None
     toml_path = cargo_home / ".crates.toml"
-    if os.path.isfile(toml_path):
+    if os.path.isfile(toml_path) and os.path.getsize(toml_path) <= MAX_RECORD_BYTES:
         try:
             text = toml_path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:

@@ -236,9 +236,19 @@ def requirements(ctx: ProbeContext) -> dict[str, Any]:
     }
 
 
+MAX_PYPROJECT_BYTES = 4 * 2**20
+MAX_LOCK_BYTES = 64 * 2**20
+"""Inputs larger than these are refused unread (a pyproject is kilobytes, a uv.lock megabytes)."""
+
+
 def _read_pyproject(given: str, path: Path) -> dict[str, Any]:
     """The ``[project]`` table of ``path``; UnusableInput when it cannot be used."""
     try:
+        size = path.stat().st_size
+        if size > MAX_PYPROJECT_BYTES:
+            raise UnusableInput(
+                f"--pyproject {given}: {size / 1e6:.0f} MB is far too large for a pyproject.toml"
+            )
         text = path.read_text("utf-8")
     except FileNotFoundError:
         raise UnusableInput(f"--pyproject {given}: no such file") from None
@@ -276,6 +286,8 @@ def _read_uv_lock(path: Path) -> tuple[dict[str, str], str | None, str | None]:
     """
     if not path.is_file():
         return {}, None, None
+    if path.stat().st_size > MAX_LOCK_BYTES:
+        return {}, str(path), f"larger than {MAX_LOCK_BYTES // 2**20} MiB: not read"
     try:
         data = tomllib.loads(path.read_text("utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

@@ -277,5 +277,5 @@ def test_huge_or_special_pyproject_is_refused_unread(tmp_path: Path) -> None:
     assert time.monotonic() - started < 10  # a hang guard: reading 1 GB of NULs would be slow
     device = run("check", "--pyproject", "/dev/null")
     assert device.returncode == 2 and "not a regular file" in device.stderr
-    for proc in (proc, device):
-        assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    for each in (proc, device):
+        assert len(each.stderr.strip().splitlines()) == 1 and "Traceback" not in each.stderr

@@ -14,6 +14,7 @@ from typing import Any
 from kyudoctor import __version__
 from kyudoctor.errors import UnusableInput, UsageError
 from kyudoctor.model import Check, Report
+from kyudoctor.redact import redact_url
 from kyudoctor.runner import ProbeCallback, ProbeOutcome, run_checks, run_probes
 
 GROUPS = ("host", "server", "files")
@@ -123,8 +124,8 @@ def run_check(
         "python": python,
         "python_source": python_source,
         "pyproject": options.pyproject,
-        "urls": [],
-        "config": None,
+        "urls": [redact_url(u) for u in options.extra.get("urls") or []],
+        "config": options.extra.get("config_path"),
     }
     return rules.build_report(
         executed,
@@ -135,10 +136,11 @@ def run_check(
         select=options.select,
         ignore=options.ignore,
         fail_on=options.fail_on,
+        insecure=bool(options.extra.get("insecure")),
         base_params={
             "python": python,
             # Kyutai's documented config path until the config lint names the real one.
-            "config": options.extra.get("config") or DEFAULT_CONFIG,
+            "config": options.extra.get("config_path") or DEFAULT_CONFIG,
             "moshi_server_version": load_policy().moshi_server_recommended,
         },
     )

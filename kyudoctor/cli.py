@@ -30,7 +30,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     from kyudoctor.errors import UsageError
 
-    parser = build_parser()
+    # Only the chosen command's options are built: load and simulate import asyncio and
+    # websockets, which other commands do not need.
+    command = next((a for a in args if not a.startswith("-")), None)
+    parser = build_parser(only=command)
     ns = parser.parse_args(args)
     if ns.command is None:
         parser.print_help(sys.stderr)
@@ -58,8 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full parser (imported only when a command runs)."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``only``, the other commands are listed but their options not built."""
     import argparse
 
     parser = argparse.ArgumentParser(
@@ -118,7 +121,33 @@ def build_parser() -> argparse.ArgumentParser:
         default=10.0,
         help="time limit of each check (default 10)",
     )
+    _add_server_options(check)
     check.set_defaults(handler=_cmd_check)
+
+    load = sub.add_parser(
+        "load",
+        help="ramp concurrent TTS sessions against a server and report capacity and latency",
+        description="Open sessions at increasing concurrency; report accepted, rejected, "
+        "latency and the measured capacity. Every session ends with Eos and a close.",
+    )
+    if only in (None, "load"):
+        from kyudoctor import load as load_command
+
+        load_command.add_arguments(load)
+        _add_output_options(load)
+    load.set_defaults(handler=_cmd_load)
+
+    simulate = sub.add_parser(
+        "simulate",
+        help="run a protocol-faithful fake moshi-server (for demos, tests and client CI)",
+        description="Serve the moshi-server TTS protocol with synthetic audio; faults reproduce "
+        "each server-side symptom on demand. See docs/simulate.md.",
+    )
+    if only in (None, "simulate"):
+        from kyudoctor import simulate as simulate_command
+
+        simulate_command.add_arguments(simulate)
+    simulate.set_defaults(handler=_cmd_simulate)
 
     explain = sub.add_parser(
         "explain",
@@ -130,6 +159,104 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--format", choices=("text", "json"), default="text")
     explain.set_defaults(handler=_cmd_explain)
     return parser
+
+
+DEFAULT_URL = "ws://127.0.0.1:8080/api/tts_streaming"
+DEFAULT_TEXT = (
+    "Hello from kyudoctor: this sentence checks that the speech server answers quickly and clearly."
+)
+
+
+def _add_server_options(parser: argparse.ArgumentParser) -> None:
+    """Options of the live server checks (group ``server``)."""
+    group = parser.add_argument_group("server checks")
+    group.add_argument(
+        "--url",
+        metavar="URL",
+        action="append",
+        default=None,
+        help=f"TTS WebSocket endpoint, repeatable (default {DEFAULT_URL})",
+    )
+    group.add_argument(
+        "--api-key",
+        metavar="KEY",
+        default=None,
+        help="API key sent as kyutai-api-key (default: $KYUTAI_API_KEY, else public_token)",
+    )
+    group.add_argument("--text", default=DEFAULT_TEXT, help="what the live TTS probe says")
+    group.add_argument(
+        "--voice", default=None, help="voice of the live TTS probe (default: the server's)"
+    )
+    group.add_argument(
+        "--ttfa-max",
+        metavar="S",
+        type=_positive_float,
+        default=1.0,
+        help="time to first audio above this is WS008 (default 1.0)",
+    )
+    group.add_argument(
+        "--rtf-max",
+        metavar="X",
+        type=_positive_float,
+        default=1.0,
+        help="real-time factor above this is WS009 (default 1.0)",
+    )
+    group.add_argument(
+        "--cacert",
+        metavar="FILE",
+        default=None,
+        help="CA bundle to verify wss:// servers (default: system trust)",
+    )
+    group.add_argument(
+        "--insecure",
+        action="store_true",
+        help="do not verify TLS certificates; every report says so",
+    )
+    group.add_argument(
+        "--wait",
+        metavar="SECONDS",
+        type=_non_negative_float,
+        default=0.0,
+        help="while the server is still starting (NET006), poll up to this long",
+    )
+
+
+def _non_negative_float(text: str) -> float:
+    import argparse
+
+    if text.strip() in ("0", "0.0"):
+        return 0.0
+    try:
+        return _positive_float(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 3600 seconds: {text!r}") from None
+
+
+def _server_options(ns: argparse.Namespace) -> dict[str, Any]:
+    """The probe options of the server checks; the key comes from --api-key or the environment."""
+    import os
+
+    urls = ns.url or [DEFAULT_URL]
+    for url in urls:
+        if not url.startswith(("ws://", "wss://")):
+            from kyudoctor.errors import UsageError
+            from kyudoctor.redact import redact_url
+
+            raise UsageError(f"--url {redact_url(url)}: must start with ws:// or wss://")
+    if ns.cacert is not None:
+        _require_file("--cacert", ns.cacert)
+    return {
+        "urls": list(urls),
+        "urls_explicit": ns.url is not None,
+        "api_key": ns.api_key or os.environ.get("KYUTAI_API_KEY") or "public_token",
+        "text": ns.text,
+        "voice": ns.voice,
+        "ttfa_max": ns.ttfa_max,
+        "rtf_max": ns.rtf_max,
+        "cacert": ns.cacert,
+        "insecure": ns.insecure,
+        "wait": ns.wait,
+    }
 
 
 def _add_output_options(parser: argparse.ArgumentParser) -> None:
@@ -204,11 +331,36 @@ def _cmd_check(ns: argparse.Namespace) -> int:
         fail_on=ns.fail_on,
         timeout=ns.timeout,
         env=dict(os.environ),
+        extra=_server_options(ns),
     )
     with _progress(enabled=not ns.quiet) as on_done:
         report = run_check(options, on_probe_done=on_done)
     _emit(report, ns, output)
     return report.exit_code
+
+
+def _cmd_load(ns: argparse.Namespace) -> int:
+    from kyudoctor import load
+    from kyudoctor import report as reporters
+
+    if ns.cacert is not None:
+        _require_file("--cacert", ns.cacert)
+    output = _output_path(ns.output, inputs=(ns.cacert,))
+    report = load.run(
+        ns, fmt=ns.format, output=output, verbose=ns.verbose, quiet=ns.quiet, fail_on=ns.fail_on
+    )
+    if ns.format == "console" and output is None:
+        load.render_table(report, sys.stdout)
+        reporters.render("console", report, sys.stdout, verbose=ns.verbose, quiet=True)
+    else:
+        _emit(report, ns, output)
+    return report.exit_code
+
+
+def _cmd_simulate(ns: argparse.Namespace) -> int:
+    from kyudoctor import simulate
+
+    return simulate.run(ns)
 
 
 def _cmd_explain(ns: argparse.Namespace) -> int:

@@ -174,7 +174,8 @@ def _unpack(data: bytes) -> Any:
             f"not one MessagePack value ({len(data)} bytes; bare PCM frames are 7680 bytes)", kind
         ) from None
     except (ValueError, msgpack.UnpackException, TypeError) as exc:
-        raise ProtocolError(f"invalid MessagePack: {exc}") from None
+        why = str(exc) or type(exc).__name__
+        raise ProtocolError(f"invalid MessagePack ({len(data)} bytes): {why}") from None
 
 
 def _field(payload: Mapping[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
@@ -188,6 +189,12 @@ def _number(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ProtocolError(f"{where}: {value!r} is not a number")
     return float(value)
+
+
+def _dimension(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ProtocolError(f"Voice.shape: {value!r} is not a non-negative integer")
+    return value
 
 
 def decode_server(data: bytes) -> ServerMessage:
@@ -208,6 +215,8 @@ def decode_server(data: bytes) -> ServerMessage:
         )
     if kind == "Audio":
         pcm = _field(payload, "pcm", list)
+        if set(map(type, pcm)) <= {float}:  # the normal case, checked without a Python loop
+            return Audio(tuple(pcm))
         return Audio(tuple(_number(v, "Audio.pcm") for v in pcm))
     if kind == "Error":
         return Error(_field(payload, "message", str))
@@ -237,7 +246,7 @@ def decode_client(data: bytes | str) -> ClientMessage:
         shape = _field(payload, "shape", list)
         return Voice(
             tuple(_number(v, "Voice.embeddings") for v in embeddings),
-            tuple(int(_number(v, "Voice.shape")) for v in shape),
+            tuple(_dimension(v) for v in shape),
         )
     raise ProtocolError(f"unknown message type {kind!r}")
 

@@ -36,12 +36,19 @@ MODULES: tuple[str, ...] = (
     "python_version",
     "python_deps",
     "python_embedded",
+    "client_websockets",
     "torch_install",
     "torch_wheel",
     "bin_install",
     "bin_build",
     "bin_libraries",
     "env_disk",
+    "net_connect",
+    "net_port",
+    "tls_certificate",
+    "http_routes",
+    "ws_session",
+    "ws_slots",
 )
 
 

@@ -102,11 +102,15 @@ def run_check(
     probe_names = list(dict.fromkeys(n for c in chosen for n in (*c.probes, *c.uses)))
     probe_options = {"python": python, "pyproject": options.pyproject, **options.extra}
     started = time.monotonic()
+    # --wait polls a server that is still starting: the server probe gets that much longer.
+    timeout = options.timeout + (
+        float(options.extra.get("wait") or 0) if "server" in probe_names else 0
+    )
     outcomes: dict[str, ProbeOutcome] = run_probes(
         probe_names,
         env=env,
         options=probe_options,
-        timeout=options.timeout,
+        timeout=timeout,
         cwd=options.cwd,
         on_done=on_probe_done,
     )

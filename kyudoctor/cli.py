@@ -67,7 +67,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Diagnose Kyutai TTS (moshi-server) deployments: host, toolchain, Python.",
+        description="Diagnose Kyutai TTS (moshi-server) deployments: host, toolchain, Python, live server.",
     )
     parser.add_argument("-V", "--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -249,6 +249,9 @@ def _server_options(ns: argparse.Namespace) -> dict[str, Any]:
         "urls": list(urls),
         "urls_explicit": ns.url is not None,
         "api_key": ns.api_key or os.environ.get("KYUTAI_API_KEY") or "public_token",
+        "api_key_source": "--api-key"
+        if ns.api_key
+        else ("KYUTAI_API_KEY" if os.environ.get("KYUTAI_API_KEY") else "default (public_token)"),
         "text": ns.text,
         "voice": ns.voice,
         "ttfa_max": ns.ttfa_max,

@@ -91,6 +91,12 @@ def _binary(f: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _server(f: Mapping[str, Any]) -> dict[str, Any]:
+    from kyudoctor.probes.server import compact as server_compact
+
+    return server_compact(f)
+
+
 VIEWS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     "system": _system,
     "gpu": _gpu,
@@ -98,6 +104,7 @@ VIEWS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     "toolchain": _toolchain,
     "python": _python,
     "binary": _binary,
+    "server": _server,
 }
 
 

@@ -466,6 +466,9 @@ class Policy:
     vram_reference_batch_size: int
     vram_per_slot_verified: bool
     disk_min_free_gb: float
+    websockets_clean_1005_major: int
+    websockets_additional_headers_major: int
+    tls_expiry_warning_days: int
     # moshi-server
     moshi_server_recommended: str
     moshi_server_buggy_through: str
@@ -503,6 +506,7 @@ class Policy:
         arch = _table(data, "torch_arch", "policy")
         features = _table(data, "gpu_features", "policy")
         environment = _table(data, "environment", "policy")
+        clients = _table(data, "clients", "policy")
 
         releases = []
         for i, row in enumerate(_tables(torch, "releases", "torch")):
@@ -560,6 +564,11 @@ class Policy:
             vram_reference_batch_size=_int(vram, "reference_batch_size", "vram"),
             vram_per_slot_verified=_bool(vram, "per_slot_verified", "vram", True),
             disk_min_free_gb=_float(environment, "disk_min_free_gb", "environment"),
+            websockets_clean_1005_major=_int(clients, "websockets_clean_1005_major", "clients"),
+            websockets_additional_headers_major=_int(
+                clients, "websockets_additional_headers_major", "clients"
+            ),
+            tls_expiry_warning_days=_int(clients, "tls_expiry_warning_days", "clients"),
             moshi_server_recommended=_version_str(
                 _str(server, "recommended", "moshi_server"), "moshi_server"
             ),

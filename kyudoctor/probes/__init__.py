@@ -75,6 +75,7 @@ ALL: tuple[Probe, ...] = (
     Probe("toolchain", "host", "kyudoctor.probes.toolchain:probe"),
     Probe("python", "host", "kyudoctor.probes.python_env:probe"),
     Probe("binary", "host", "kyudoctor.probes.binary:probe"),
+    Probe("server", "server", "kyudoctor.probes.server:probe"),
 )
 
 _BY_NAME = {p.name: p for p in ALL}

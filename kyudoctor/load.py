@@ -434,7 +434,11 @@ def render_table(report: Report, stream: Any) -> None:
     from rich.table import Table
 
     levels = report.checks[0].facts.get("levels") or []
-    table = Table(title=f"kyudoctor load · {', '.join(report.targets.get('urls') or [])}")
+    capacity = report.checks[0].facts.get("capacity")
+    table = Table(
+        title=f"kyudoctor load · {', '.join(report.targets.get('urls') or [])}",
+        caption=f"measured capacity: {capacity} concurrent sessions",
+    )
     headings: tuple[str, ...] = ("sessions", "ok", "rejected", "errors", "close codes")
     headings += ("TTFA p50 ms", "TTFA p95 ms", "RTF p50", "CPU ms/session")
     for column in headings:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 SECRET_QUERY_KEYS = frozenset({"auth_id", "api_key", "token", "key"})
 
@@ -15,19 +15,19 @@ def mask(secret: str | None) -> str:
 
 
 def redact_url(url: str) -> str:
-    """``url`` with secret query values (``auth_id=...``) and any password replaced by ``***``."""
+    """``url`` with secret query values (``auth_id=...``) and any userinfo shown as ``***``.
+
+    Other values stay readable (a voice path keeps its slashes).
+    """
     try:
         parts = urlsplit(url)
     except ValueError:
-        return "<unparsable URL>"
-    query = urlencode(
-        [
-            (k, "***" if k.lower() in SECRET_QUERY_KEYS else v)
-            for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        ],
-        safe="*",
-    )
+        return "<invalid URL>"
     netloc = parts.netloc
     if "@" in netloc:
         netloc = "***@" + netloc.rsplit("@", 1)[1]
+    query = "&".join(
+        f"{quote(k, safe='')}=" + ("***" if k.lower() in SECRET_QUERY_KEYS else quote(v, safe="/."))
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    )
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

@@ -53,11 +53,12 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import SplitResult, parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import msgpack
 
 from kyudoctor import protocol
+from kyudoctor.redact import redact_url
 
 __all__ = [
     "CLOSE_AFTER",
@@ -293,25 +294,6 @@ class HttpResponse:
 
 def _hostport(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def redact_url(url: str) -> str:
-    """``url`` with ``auth_id`` (and any user:password) shown as ``***``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<invalid URL>"
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = "***@" + netloc.rsplit("@", 1)[1]
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = "&".join(
-            f"{quote(k, safe='')}={'***' if k == 'auth_id' else quote(v, safe='/.')}"
-            for k, v in pairs
-        )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def parse_target(url: str) -> Target:

@@ -1,11 +1,17 @@
 """``kyudoctor load``: ramp concurrent TTS sessions against a server; measure capacity and latency.
 
-Each level opens N sessions at once, each sending a short text one word at a time and Eos, and
+Each level opens N sessions together, each sending a short text one word at a time and Eos, and
 ending properly (Eos + close: a load test must never leak the server's slots). Per level:
 accepted (got Ready), rejected ("no free channels"), errors, close codes, time to first audio
 p50/p95 and real-time factor. The ramp stops after the first level where sessions are rejected:
 the measured capacity is the most sessions accepted at once (``batch_size`` minus the slots
 already held). Afterwards ``/api/modules_info`` is read to confirm the server got its slots back.
+
+The N sessions of a level start spread over a short ramp-up (``--ramp-up``; by default 3 ms per
+session, at most 0.5 s), as arriving clients do, rather than in the same millisecond: sessions
+last seconds, so all N still hold their slots at the same time, but the time to first audio
+measures the server instead of a burst of N x 11 frames on both sides of one loopback
+(measured by ``bench/server.py``). ``--ramp-up 0`` starts them all at once.
 
 Findings: LOAD001 (some sessions rejected; an error with ``--expect-concurrency N`` above the
 measured capacity), LOAD002 (p95 time to first audio at the highest fully accepted level above
@@ -34,6 +40,8 @@ from kyudoctor.redact import redact_url
 from kyudoctor.runner import Executed
 
 DEFAULT_LEVELS = (1, 2, 4, 8, 16, 32)
+RAMP_UP_PER_SESSION_S = 0.003
+RAMP_UP_MAX_S = 0.5
 DEGRADATION_FACTOR = 3.0
 """LOAD002 when p95 TTFA at the highest accepted level exceeds this multiple of one session's."""
 
@@ -90,6 +98,11 @@ class LoadRun:
         return max((level.accepted for level in self.levels), default=0)
 
 
+def default_ramp_up(concurrency: int) -> float:
+    """Seconds over which a level's session starts are spread when ``--ramp-up`` is not given."""
+    return min(RAMP_UP_MAX_S, RAMP_UP_PER_SESSION_S * max(0, concurrency - 1))
+
+
 def percentile(values: Sequence[float], fraction: float) -> float | None:
     """The nearest-rank percentile of ``values`` (None when empty)."""
     if not values:
@@ -108,19 +121,23 @@ async def run_level(
     voice: str | None,
     timeout: float,
     ssl_context: ssl.SSLContext | None,
+    ramp_up_s: float | None = None,
 ) -> Level:
-    """Open ``concurrency`` sessions at once and wait for all of them to end."""
-    from kyudoctor.session import run_session
+    """Open ``concurrency`` sessions, their starts spread over ``ramp_up_s``, and wait for all."""
+    from kyudoctor.session import SessionResult, run_session
+
+    spread = default_ramp_up(concurrency) if ramp_up_s is None else ramp_up_s
+    step = spread / concurrency if concurrency > 1 else 0.0
+
+    async def one(index: int) -> SessionResult:
+        if index and step:
+            await asyncio.sleep(index * step)
+        return await run_session(
+            url, api_key=api_key, text=text, voice=voice, timeout=timeout, ssl=ssl_context
+        )
 
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    results = await asyncio.gather(
-        *(
-            run_session(
-                url, api_key=api_key, text=text, voice=voice, timeout=timeout, ssl=ssl_context
-            )
-            for _ in range(concurrency)
-        )
-    )
+    results = await asyncio.gather(*(one(i) for i in range(concurrency)))
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     ttfa = [r.ttfa_s for r in results if r.ttfa_s is not None]
     rtf = [r.rtf for r in results if r.rtf is not None]
@@ -176,6 +193,7 @@ async def ramp(
     ssl_context: ssl.SSLContext | None,
     expect_concurrency: int | None = None,
     on_level: Callable[[Level], None] | None = None,
+    ramp_up_s: float | None = None,
 ) -> LoadRun:
     """Run the levels in order, stopping after the first one with rejected sessions."""
     before = await slots(url, timeout=timeout, ssl_context=ssl_context)
@@ -189,6 +207,7 @@ async def ramp(
             voice=voice,
             timeout=timeout,
             ssl_context=ssl_context,
+            ramp_up_s=ramp_up_s,
         )
         done.append(level)
         if on_level is not None:
@@ -357,10 +376,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout", type=float, default=30.0, help="time limit of each session (default 30)"
     )
+    parser.add_argument(
+        "--ramp-up",
+        type=_ramp_up,
+        default=None,
+        metavar="SECONDS",
+        help="spread each level's session starts over this long (default: 3 ms per session, "
+        "at most 0.5 s; 0: all at once)",
+    )
     parser.add_argument("--cacert", default=None, help="CA bundle for wss://")
     parser.add_argument(
         "--insecure", action="store_true", help="do not verify TLS; the report says so"
     )
+
+
+def _ramp_up(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 <= value <= 60:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 60 seconds: {text!r}")
+    return value
 
 
 def parse_levels(levels: str | None, maximum: int | None) -> tuple[int, ...]:
@@ -418,6 +455,7 @@ def run(
                 ssl_context=context,
                 expect_concurrency=ns.expect_concurrency,
                 on_level=progress.level_done,
+                ramp_up_s=ns.ramp_up,
             )
         )
     return build_report(

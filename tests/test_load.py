@@ -165,3 +165,41 @@ def test_bad_arguments_are_exit_2(args: tuple[str, ...]) -> None:
     """A non-WebSocket URL or bad levels: one line on stderr, exit 2."""
     proc = _cli(*args)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("concurrency", "expected"),
+    [(1, 0.0), (2, 0.003), (64, 0.189), (256, 0.5), (10_000, 0.5)],
+)
+def test_default_ramp_up_is_3_ms_per_session_capped(concurrency: int, expected: float) -> None:
+    """By default a level's starts spread over 3 ms per further session, at most 0.5 s."""
+    assert load.default_ramp_up(concurrency) == pytest.approx(expected)
+
+
+def test_ramp_up_spreads_the_starts_and_all_sessions_still_overlap() -> None:
+    """With --ramp-up 0.3 the last of 3 sessions starts 0.2 s after the first; all 3 are accepted."""
+    import asyncio
+
+    with running(SimConfig(port=0, batch_size=3, **FAST)) as sim:
+        level = asyncio.run(
+            load.run_level(
+                sim.url,
+                3,
+                api_key="public_token",
+                text="one two three four five six",
+                voice=None,
+                timeout=20,
+                ssl_context=None,
+                ramp_up_s=0.3,
+            )
+        )
+        assert sim.used_slots == 0
+    assert level.accepted == 3 and level.rejected == 0 and level.errors == 0
+    assert level.wall_s >= 0.2
+
+
+@pytest.mark.parametrize("value", ["-1", "x", "61"])
+def test_bad_ramp_up_is_exit_2(value: str) -> None:
+    """--ramp-up outside 0..60 seconds is refused with exit 2 and no traceback."""
+    proc = _cli("--url", "ws://127.0.0.1:9/p", "--ramp-up", value)
+    assert proc.returncode == 2 and "--ramp-up" in proc.stderr and "Traceback" not in proc.stderr

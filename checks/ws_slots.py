@@ -1,4 +1,4 @@
-"""ws.slots: whether a TTS slot is free, and whether slots come back after sessions end.
+"""ws.slots: whether a TTS slot is free, whether slots come back, whether clients send Eos.
 
 What it checks
     moshi-server has exactly ``batch_size`` slots per TTS module and no queue.
@@ -7,10 +7,15 @@ What it checks
 
     - WS005: the session was answered ``Error "no free channels"``, or every slot was in use
       before it.
-    - WS011: the probe's own slot did not come back after its complete session; or slots
-      are held while ``/metrics`` shows ``py_missing_words_steps`` growing (sessions waiting for
-      words that never come: clients that never send Eos); or, without metrics, half or more of
-      the slots are held (a warning that holds only if no client should be talking now).
+    - WS011: the probe's own slot did not come back after its complete session; or, without
+      metrics, half or more of the slots are held (a warning that holds only if no client
+      should be talking now).
+    - WS004 (a warning here): slots are held while ``/metrics`` shows ``py_missing_words_steps``
+      growing between two scrapes: the server's sessions wait for words that do not come, which
+      is what a client that sent its text but never ``Eos`` looks like from the server (its
+      last words never get their lookahead, and its slot stays taken). A client that streams
+      text slowly (word by word from an LLM) shows the same, hence a warning. kyudoctor's own
+      session always sends Eos, so it cannot be the cause.
 
 Why it matters
     A full server answers every new client "no free channels" and closes with 1005, which
@@ -29,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kyudoctor.model import Check, Facts, Finding, Outcome
+from kyudoctor.model import Check, Facts, Finding, Outcome, Severity
 
 from ._server import Server, Verdict, per_url, reach_cause, skip, url_of
 
@@ -110,11 +115,13 @@ def verdict(server: Server, probe: Mapping[str, Any]) -> Verdict:
         if missing is not None and missing > 0:
             findings.append(
                 Finding(
-                    "WS011",
+                    "WS004",
                     f"{url}: {slots} in use and py_missing_words_steps grew by {missing:g} in "
-                    f"{interval} s: sessions wait for words that do not come (clients that "
-                    "never send Eos hold their slots)",
+                    f"{interval} s: sessions wait for words that do not come. Clients that send "
+                    "their text without Eos get no audio for the last words and hold their "
+                    "slots (or a client streams its text slower than the server speaks it)",
                     evidence={**evidence, "py_missing_words_steps_delta": missing},
+                    severity=Severity.WARNING,
                 )
             )
         elif missing is None and isinstance(total, int) and used * 2 >= total:
@@ -137,7 +144,7 @@ def verdict(server: Server, probe: Mapping[str, Any]) -> Verdict:
 
 
 def check(facts: Facts) -> Outcome:
-    """WS005 and WS011 per URL."""
+    """WS004, WS005 and WS011 per URL."""
     return per_url(facts, verdict)
 
 
@@ -145,7 +152,7 @@ CHECK = Check(
     id="ws.slots",
     group="server",
     title="TTS slots (batch_size)",
-    codes=("WS005", "WS011"),
+    codes=("WS004", "WS005", "WS011"),
     probes=("server",),
     run=check,
 )

@@ -1,4 +1,4 @@
-"""ws.slots: WS005 when every slot is taken, WS011 when slots are held or leak."""
+"""ws.slots: WS005 when every slot is taken, WS011 when slots are held or leak, WS004 without Eos."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def run(changes: dict[str, Any], **top: Any) -> Outcome:
         ({"session": NFC, "http": modules(8)}, ["WS005"]),
         ({"session": NFC, "http": modules(2)}, ["WS005"]),
         ({"http": modules(2, after=3)}, ["WS011"]),
-        ({"http": {**modules(3), "metrics": MISSING_WORDS}}, ["WS011"]),
+        ({"http": {**modules(3), "metrics": MISSING_WORDS}}, ["WS004"]),
         ({"http": {**modules(5), "metrics": NO_METRICS}}, ["WS011"]),
         ({"http": {**modules(2), "metrics": NO_METRICS}}, []),
         ({"session": NFC, "http": {**modules(8), "metrics": NO_METRICS}}, ["WS005", "WS011"]),

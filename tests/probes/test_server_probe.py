@@ -276,6 +276,19 @@ def test_leaked_slot_is_ws011() -> None:
     assert codes(result) == ["WS006", "WS011"]
 
 
+def test_client_without_eos_is_ws004() -> None:
+    """Another client sent its text but no Eos and holds its slot: WS004 from /metrics, a warning."""
+    with sim(batch_size=2) as server:
+        headers = {protocol.API_KEY_HEADER: KEY}
+        with connect(f"{server.url}?format=PcmMessagePack", additional_headers=headers) as ws:
+            ws.recv()  # Ready: the slot is held
+            ws.send(protocol.encode(protocol.Text("Bonjour")))  # one word, never Eos
+            result = report(options(server.url))
+    assert codes(result) == ["WS004", "WS006"]
+    finding = next(f for f in result.findings if f.code == "WS004")
+    assert finding.severity.value == "warning" and "py_missing_words_steps grew" in finding.message
+
+
 def test_full_server_is_ws005() -> None:
     """The only slot held by another client: WS005 (no free channels)."""
     with sim(batch_size=1) as server:

@@ -138,19 +138,10 @@ def _finding_block(console: Console, finding: RenderedFinding) -> None:
 
 def summary_line(report: Report) -> Text:
     """The closing line: counts, duration and the exit status."""
+    from kyudoctor.report._text import count_parts
+
     s = report.summary
-    parts = [
-        f"{s.errors} error{'s' if s.errors != 1 else ''}",
-        f"{s.warnings} warning{'s' if s.warnings != 1 else ''}",
-    ]
-    if s.infos:
-        parts.append(f"{s.infos} info")
-    if s.ignored:
-        parts.append(f"{s.ignored} ignored")
-    if s.timeouts:
-        parts.append(f"{s.timeouts} timed out")
-    if s.crashed:
-        parts.append(f"{s.crashed} crashed")
+    parts = count_parts(report)
     style = "red" if report.exit_code == 1 else ("magenta" if report.exit_code == 3 else "green")
     text = Text(", ".join(parts), style=f"bold {style}")
     text.append(f" · {s.duration_ms / 1000:.1f} s · exit {report.exit_code}", style="dim")

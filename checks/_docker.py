@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import posixpath
 import re
-import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib.resources import files as package_files
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -27,11 +24,6 @@ from kyudoctor.model import Facts
 
 from ._util import probe_facts
 
-if sys.version_info >= (3, 11):  # allow-version-literal: the stdlib tomllib, not a policy fact
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
-
 MOSHI_SERVER = "moshi-server"
 MOSHI_SERVER_DEFAULT_PORT = 8080
 """``moshi-server worker``'s default ``--port`` (moshi-server.md section 1)."""
@@ -44,21 +36,19 @@ MOSHI_SERVER_DEFAULT_PORT = 8080
 
 @dataclass(frozen=True)
 class DockerPolicy:
-    """The ``[docker]`` table of ``kyudoctor/data/policy.toml``."""
+    """The ``[docker]`` facts of ``kyudoctor/data/policy.toml`` (read by :mod:`kyudoctor.policy`)."""
 
     healthcheck_start_period_min_s: float
     python_moshi_shim_until: str
     """The first Python ``moshi`` release without its own ``moshi-server`` script."""
 
 
-@lru_cache(maxsize=1)
 def docker_policy() -> DockerPolicy:
-    """Read once from the package data, like :func:`kyudoctor.policy.load`."""
-    resource = package_files("kyudoctor") / "data" / "policy.toml"
-    table = tomllib.loads(resource.read_text(encoding="utf-8"))["docker"]
+    """The family's policy facts, from :func:`kyudoctor.policy.load` (cached there)."""
+    loaded = policy.load()
     return DockerPolicy(
-        healthcheck_start_period_min_s=float(table["healthcheck_start_period_min_s"]),
-        python_moshi_shim_until=str(table["python_moshi_shim_until"]),
+        healthcheck_start_period_min_s=loaded.docker_healthcheck_start_period_min_s,
+        python_moshi_shim_until=loaded.python_moshi_shim_until,
     )
 
 

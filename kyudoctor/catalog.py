@@ -31,11 +31,14 @@ __all__ = [
     "SCHEMA",
     "SEVERITIES",
     "CatalogError",
+    "CompiledSignature",
     "Folklore",
+    "Signature",
     "Symptom",
     "UnknownCode",
     "all_symptoms",
     "codes_matching",
+    "compiled_signatures",
     "find",
     "get",
     "parse",
@@ -102,6 +105,45 @@ class Folklore:
 
 
 @dataclass(frozen=True)
+class Signature:
+    """One log signature of a symptom: how ``kyudoctor triage`` recognises it in a pasted log.
+
+    ``pattern`` is a Python regular expression searched in each normalised log line (ANSI
+    colours, compose prefixes and leading timestamps removed; a line may be joined with its
+    neighbour when a terminal wrapped it), case-insensitively unless ``case_sensitive``. Its
+    named groups are placeholder names whose captured text fills the fix. ``confidence`` is how
+    sure a match makes the code (0 to 1). With ``near``, a second pattern looked for within
+    ``window`` lines either side (0: anywhere in the log), the match has confidence ``if_near``
+    when it is found (0 drops the match: a negative context). ``explained_by`` lists codes or
+    family prefixes: when one of them is also found, this match is a consequence folded under
+    it. ``anchors`` are literal strings, one of which every match contains (the fast prefilter);
+    empty means derived from the pattern. ``severity``, when set, replaces the code's default
+    severity for a finding this signature proves (e.g. an error rather than a warning).
+    """
+
+    pattern: str
+    confidence: float
+    case_sensitive: bool = False
+    anchors: tuple[str, ...] = ()
+    near: str = ""
+    window: int = 0
+    if_near: float | None = None
+    explained_by: tuple[str, ...] = ()
+    severity: str = ""
+
+
+@dataclass(frozen=True)
+class CompiledSignature:
+    """A signature with its regular expressions compiled (see :func:`compiled_signatures`)."""
+
+    code: str
+    index: int
+    signature: Signature
+    regex: re.Pattern[str]
+    near: re.Pattern[str] | None
+
+
+@dataclass(frozen=True)
 class Symptom:
     """One catalog entry. ``fix`` and ``commands`` are templates (see :func:`render`)."""
 
@@ -118,6 +160,7 @@ class Symptom:
     related: tuple[str, ...]
     folklore: tuple[Folklore, ...]
     severity_note: str
+    signatures: tuple[Signature, ...] = ()
 
 
 class CatalogError(ValueError):
@@ -295,6 +338,9 @@ def _symptom(entry: Any, index: int, source: str) -> Symptom:
     signature = entry.get("signature", [])
     if not isinstance(signature, list) or not all(isinstance(s, dict) for s in signature):
         raise CatalogError(f"{where}: signature must be a list of tables")
+    signatures = tuple(
+        _signature(row, f"{where}: signature #{i + 1}") for i, row in enumerate(signature)
+    )
     return Symptom(
         code=code,
         slug=slug,
@@ -309,6 +355,78 @@ def _symptom(entry: Any, index: int, source: str) -> Symptom:
         related=_strings(entry, "related", where),
         folklore=_folklore(entry, where),
         severity_note=_fold(note),
+        signatures=signatures,
+    )
+
+
+_SIGNATURE_KEYS = frozenset(
+    {
+        "pattern",
+        "literal",
+        "confidence",
+        "case_sensitive",
+        "anchors",
+        "near",
+        "window",
+        "if_near",
+        "explained_by",
+        "severity",
+    }
+)
+
+
+def _probability(value: Any, key: str, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise CatalogError(f"{where}: {key} must be a number from 0 to 1")
+    return float(value)
+
+
+def _signature(row: Mapping[str, Any], where: str) -> Signature:
+    """Validate the types of one [[symptom.signature]] table (regexes compile lazily)."""
+    unknown = sorted(set(row) - _SIGNATURE_KEYS)
+    if unknown:
+        raise CatalogError(f"{where}: unknown field(s) {', '.join(unknown)}")
+    for key in ("pattern", "confidence"):
+        if key not in row:
+            raise CatalogError(f"{where}: missing field {key}")
+    pattern = row["pattern"]
+    if not isinstance(pattern, str) or not pattern.strip():
+        raise CatalogError(f"{where}: pattern must be a non-empty string")
+    for key in ("literal", "case_sensitive"):
+        if not isinstance(row.get(key, False), bool):
+            raise CatalogError(f"{where}: {key} must be true or false")
+    if row.get("literal", False):
+        pattern = re.escape(pattern)
+    anchors = row.get("anchors", [])
+    if not isinstance(anchors, list) or not all(isinstance(a, str) and a for a in anchors):
+        raise CatalogError(f"{where}: anchors must be a list of non-empty strings")
+    near = row.get("near", "")
+    if not isinstance(near, str):
+        raise CatalogError(f"{where}: near must be a string")
+    window = row.get("window", 0)
+    if isinstance(window, bool) or not isinstance(window, int) or window < 0:
+        raise CatalogError(f"{where}: window must be a whole number of lines, 0 or more")
+    if_near = row.get("if_near")
+    if bool(near) != (if_near is not None):
+        raise CatalogError(f"{where}: near and if_near go together")
+    explained_by = row.get("explained_by", [])
+    if not isinstance(explained_by, list) or not all(
+        isinstance(c, str) and re.fullmatch(r"[A-Z]+[0-9]{0,3}", c) for c in explained_by
+    ):
+        raise CatalogError(f"{where}: explained_by must be a list of codes or family prefixes")
+    severity = row.get("severity", "")
+    if severity and severity not in SEVERITIES:
+        raise CatalogError(f"{where}: severity must be one of {', '.join(SEVERITIES)}")
+    return Signature(
+        pattern=pattern,
+        confidence=_probability(row["confidence"], "confidence", where),
+        case_sensitive=row.get("case_sensitive", False),
+        anchors=tuple(anchors),
+        near=near,
+        window=window,
+        if_near=None if if_near is None else _probability(if_near, "if_near", where),
+        explained_by=tuple(explained_by),
+        severity=severity,
     )
 
 
@@ -345,6 +463,12 @@ def parse(text: str, *, source: str = "<catalog>") -> tuple[Symptom, ...]:
                 raise CatalogError(f"{source}: {symptom.code}: lists itself as related")
         if len(set(symptom.related)) != len(symptom.related):
             raise CatalogError(f"{source}: {symptom.code}: related codes repeat")
+        for signature in symptom.signatures:
+            for cause in signature.explained_by:
+                if not any(code.startswith(cause) for code in codes):
+                    raise CatalogError(
+                        f"{source}: {symptom.code}: explained_by {cause} names no code"
+                    )
     return symptoms
 
 
@@ -363,6 +487,56 @@ def _catalog() -> _Catalog:
         index[symptom.code.lower()] = symptom
         index[symptom.slug] = symptom
     return _Catalog(symptoms, index)
+
+
+# --------------------------------------------------------------------------- signatures
+
+
+def _compile(pattern: str, flags: int, where: str) -> re.Pattern[str]:
+    try:
+        regex = re.compile(pattern, flags)
+    except re.error as exc:
+        raise CatalogError(f"{where}: invalid regular expression {pattern!r}: {exc}") from None
+    if regex.search(""):
+        raise CatalogError(f"{where}: {pattern!r} matches the empty string")
+    return regex
+
+
+def _compile_all(symptoms: Iterable[Symptom]) -> tuple[CompiledSignature, ...]:
+    out: list[CompiledSignature] = []
+    for symptom in symptoms:
+        for index, signature in enumerate(symptom.signatures):
+            where = f"{symptom.code}: signature #{index + 1}"
+            flags = 0 if signature.case_sensitive else re.IGNORECASE
+            regex = _compile(signature.pattern, flags, where)
+            for name in regex.groupindex:
+                if name not in PLACEHOLDERS:
+                    raise CatalogError(
+                        f"{where}: named group {name!r} is not a placeholder name "
+                        "(catalog.PLACEHOLDERS)"
+                    )
+            near = _compile(signature.near, re.IGNORECASE, where) if signature.near else None
+            out.append(CompiledSignature(symptom.code, index, signature, regex, near))
+    return tuple(out)
+
+
+def compiled_signatures(
+    symptoms: Iterable[Symptom] | None = None,
+) -> tuple[CompiledSignature, ...]:
+    """Every log signature with its patterns compiled, in catalog order.
+
+    Compiled on first use only (``check`` never pays for it). Raises :class:`CatalogError` for a
+    pattern that does not compile, matches the empty string, or names a group that is not a
+    placeholder.
+    """
+    if symptoms is None:
+        return _compiled_catalog()
+    return _compile_all(symptoms)
+
+
+@functools.lru_cache(maxsize=1)
+def _compiled_catalog() -> tuple[CompiledSignature, ...]:
+    return _compile_all(all_symptoms())
 
 
 # --------------------------------------------------------------------------- lookups

@@ -34,7 +34,14 @@ def main(argv: list[str] | None = None) -> int:
     # websockets, which other commands do not need.
     command = next((a for a in args if not a.startswith("-")), None)
     parser = build_parser(only=command)
-    ns = parser.parse_args(args)
+    from kyudoctor import defaults
+
+    try:
+        # kyudoctor.toml / [tool.kyudoctor] beneath the command line (see kyudoctor/defaults.py).
+        ns = defaults.parse_args(parser, args, command)
+    except UsageError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
     if ns.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
@@ -86,6 +93,27 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         "--pyproject", metavar="FILE", help="moshi-server's pyproject.toml (requirements to verify)"
     )
     check.add_argument(
+        "--config",
+        metavar="FILE",
+        help="moshi-server config TOML to lint and to learn port, path and batch_size from "
+        "(default: configs/config-tts.toml, config-tts.toml, or a *.toml with [modules.*] here)",
+    )
+    check.add_argument(
+        "--dockerfile",
+        metavar="FILE",
+        action="append",
+        default=None,
+        help="Dockerfile to lint, repeatable (default: Dockerfile* here, unless --compose is given)",
+    )
+    check.add_argument(
+        "--compose",
+        metavar="FILE",
+        action="append",
+        default=None,
+        help="compose file to lint, repeatable "
+        "(default: docker-compose*.y*ml and compose.y*ml here, unless --dockerfile is given)",
+    )
+    check.add_argument(
         "--only",
         metavar="GROUPS",
         action="append",
@@ -123,6 +151,34 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     )
     _add_server_options(check)
     check.set_defaults(handler=_cmd_check)
+    # `bundle` takes every option of `check` (keep check's own options above this line).
+    bundle = sub.add_parser(
+        "bundle",
+        parents=[check],
+        add_help=False,
+        help="run the checks and write a redacted support bundle (facts + report) to a file",
+        description="Run the checks like `kyudoctor check` and print the report, then write every "
+        "fact of every probe plus the report to one redacted JSON file, which "
+        "`kyudoctor check --from-bundle FILE` replays offline.",
+    )
+    bundle.add_argument(
+        "-o",
+        dest="bundle_file",
+        metavar="FILE",
+        help="where to write the bundle ('-': standard output; default "
+        "kyudoctor-bundle-<host-hash>-<date>.json in the current directory)",
+    )
+    bundle.add_argument(
+        "--no-redact",
+        action="store_true",
+        help="keep paths, the user name, host names and IP addresses as they are (secrets are "
+        "masked anyway); the bundle says so",
+    )
+    check.add_argument(
+        "--from-bundle",
+        metavar="FILE",
+        help="judge a support bundle's facts instead of probing this machine ('-': stdin)",
+    )
 
     load = sub.add_parser(
         "load",
@@ -148,6 +204,55 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
         simulate_command.add_arguments(simulate)
     simulate.set_defaults(handler=_cmd_simulate)
+
+    triage = sub.add_parser(
+        "triage",
+        help="name the problems in a log or terminal paste, root cause first",
+        description="Read a log, a terminal paste or docker logs (any size, any bytes) and name "
+        "the problems in it with kyudoctor's codes, most likely root cause first, with the fix.",
+    )
+    triage.add_argument(
+        "file", nargs="?", default="-", metavar="FILE|-", help="the log (default: standard input)"
+    )
+    triage.add_argument(
+        "--format",
+        choices=TRIAGE_FORMATS,
+        default="console",
+        help="output format (default console; markdown is a ticket reply)",
+    )
+    triage.add_argument(
+        "--output",
+        metavar="FILE",
+        help="write the result to FILE (a summary still goes to the terminal)",
+    )
+    triage.add_argument(
+        "--fail-on",
+        choices=("error", "warning", "never"),
+        default="error",
+        help="lowest severity that makes the exit status 1 (default error)",
+    )
+    triage.add_argument(
+        "--select",
+        metavar="CODES",
+        action="append",
+        default=None,
+        help="comma list of codes or prefixes to report (e.g. GPU,TORCH002)",
+    )
+    triage.add_argument(
+        "--ignore",
+        metavar="CODES",
+        action="append",
+        default=[],
+        help="comma list of codes or prefixes to ignore (shown with -v, never fail)",
+    )
+    triage_verbosity = triage.add_mutually_exclusive_group()
+    triage_verbosity.add_argument(
+        "-v", "--verbose", action="store_true", help="show every evidence line and ignored codes"
+    )
+    triage_verbosity.add_argument(
+        "-q", "--quiet", action="store_true", help="show only the problems' first lines"
+    )
+    triage.set_defaults(handler=_cmd_triage)
 
     explain = sub.add_parser(
         "explain",
@@ -314,16 +419,27 @@ def _cmd_check(ns: argparse.Namespace) -> int:
     from kyudoctor.catalog import UnknownCode
     from kyudoctor.errors import UsageError
 
+    if getattr(ns, "from_bundle", None) is not None:
+        return _cmd_replay(ns)
     if ns.python is not None:
         _require_executable("--python", ns.python)
     if ns.pyproject is not None:
         _require_file("--pyproject", ns.pyproject)
+    if ns.config is not None:
+        _require_file("--config", ns.config)
+    for option, paths in (("--dockerfile", ns.dockerfile), ("--compose", ns.compose)):
+        for path in paths or []:
+            _require_file(option, path)
     try:
         select = rules.parse_code_list(ns.select) if ns.select is not None else None
         ignore = rules.parse_code_list(ns.ignore)
     except UnknownCode as exc:
         raise UsageError(f"--select/--ignore: {exc.args[0] if exc.args else exc}") from None
-    output = _output_path(ns.output, inputs=(ns.python, ns.pyproject))
+    output = _output_path(
+        ns.output,
+        inputs=(ns.python, ns.pyproject, ns.config, *(ns.dockerfile or []), *(ns.compose or [])),
+    )
+    bundle_file = _bundle_file(ns, output) if ns.command == "bundle" else None
     options = CheckOptions(
         python=str(Path(ns.python).absolute()) if ns.python else None,
         pyproject=str(Path(ns.pyproject).absolute()) if ns.pyproject else None,
@@ -334,10 +450,142 @@ def _cmd_check(ns: argparse.Namespace) -> int:
         fail_on=ns.fail_on,
         timeout=ns.timeout,
         env=dict(os.environ),
-        extra=_server_options(ns),
+        extra={
+            **_server_options(ns),
+            "config_path": ns.config,
+            "dockerfiles": list(ns.dockerfile or []),
+            "compose_files": list(ns.compose or []),
+        },
     )
+    recorded: dict[str, Any] = {}
     with _progress(enabled=not ns.quiet) as on_done:
-        report = run_check(options, on_probe_done=on_done)
+        report = run_check(options, on_probe_done=_recording(recorded, on_done))
+    if bundle_file != "-" or output is not None:
+        _emit(report, ns, output)
+    if bundle_file is not None:
+        _write_bundle(ns, bundle_file, options, recorded, report)
+    return report.exit_code
+
+
+def _recording(store: dict[str, Any], then: Any) -> Any:
+    """A probe callback that keeps every probe outcome (a bundle holds them all)."""
+
+    def on_done(outcome: Any) -> None:
+        store[outcome.name] = outcome
+        if then is not None:
+            then(outcome)
+
+    return on_done
+
+
+def _input_files(ns: argparse.Namespace) -> tuple[str | None, ...]:
+    """Files named on the command line: nothing kyudoctor writes may replace one of them."""
+    names = ("python", "pyproject", "cacert", "config", "dockerfile", "compose", "from_bundle")
+    values = (getattr(ns, name, None) for name in names)
+    # --dockerfile and --compose are repeatable: lists of paths.
+    return tuple(v for value in values for v in (value if isinstance(value, list) else [value]))
+
+
+def _bundle_file(ns: argparse.Namespace, report_output: str | None) -> str:
+    """Where ``bundle`` writes: ``-o`` (checked like --output), else a new file named
+    ``kyudoctor-bundle-<host-hash>-<date>.json`` in the current directory."""
+    import os
+
+    from kyudoctor.bundle import default_name
+    from kyudoctor.errors import UsageError
+
+    if ns.bundle_file == "-":
+        return "-"
+    if ns.bundle_file is None:
+        base = default_name()
+        path, n = os.path.abspath(base), 1
+        while os.path.exists(path):
+            n += 1
+            path = os.path.abspath(base.replace(".json", f"-{n}.json"))
+        return path
+    target: str = os.path.abspath(str(ns.bundle_file))
+    if os.path.isdir(target):
+        raise UsageError(f"-o {ns.bundle_file}: is a directory")
+    if not os.path.isdir(os.path.dirname(target)):
+        raise UsageError(f"-o {ns.bundle_file}: directory {os.path.dirname(target)} does not exist")
+    if report_output is not None and os.path.abspath(report_output) == target:
+        raise UsageError(f"-o {ns.bundle_file}: is the --output file too; give them two names")
+    for item in _input_files(ns):
+        if item and os.path.exists(item) and os.path.exists(target):
+            if os.path.samefile(item, target):
+                raise UsageError(
+                    f"-o {ns.bundle_file}: is one of the inputs; refusing to write over it"
+                )
+    return target
+
+
+def _write_bundle(
+    ns: argparse.Namespace, path: str, options: Any, recorded: dict[str, Any], report: Report
+) -> None:
+    """Write the bundle (atomically, or to stdout for ``-o -``); say where and what was hidden."""
+    import os
+
+    from kyudoctor import bundle as bundles
+
+    data = bundles.create(options, recorded, report, redact=not ns.no_redact)
+    text = bundles.dumps(data)
+    if path == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        shown = "standard output"
+    else:
+        _write_atomically(path, lambda stream: stream.write(text))
+        shown = ns.bundle_file or os.path.basename(path)
+    sys.stderr.write(f"bundle written to {shown}\n{bundles.describe(data)}\n")
+
+
+def _cmd_replay(ns: argparse.Namespace) -> int:
+    """``check --from-bundle FILE``: the checks and rules on a bundle's facts, no probe run."""
+    from kyudoctor import bundle as bundles
+    from kyudoctor import rules
+    from kyudoctor.catalog import UnknownCode
+    from kyudoctor.errors import UsageError
+
+    probe_inputs = (
+        ("--python", ns.python),
+        ("--pyproject", ns.pyproject),
+        ("--url", ns.url),
+        ("--api-key", ns.api_key),
+        ("--cacert", ns.cacert),
+        ("--insecure", ns.insecure),
+        ("--voice", ns.voice),
+        ("--wait", ns.wait),
+        ("--config", getattr(ns, "config", None)),
+        ("--dockerfile", getattr(ns, "dockerfile", None)),
+        ("--compose", getattr(ns, "compose", None)),
+    )
+    ignored = [option for option, value in probe_inputs if value]
+    if ignored and not ns.quiet:
+        sys.stderr.write(
+            f"ignored with --from-bundle: {', '.join(ignored)} (they choose what to probe; the "
+            "bundle's facts are judged as they are)\n"
+        )
+    try:
+        select = rules.parse_code_list(ns.select) if ns.select is not None else None
+        ignore = rules.parse_code_list(ns.ignore) if ns.ignore else None
+    except UnknownCode as exc:
+        raise UsageError(f"--select/--ignore: {exc.args[0] if exc.args else exc}") from None
+    output = _output_path(ns.output, inputs=(ns.from_bundle,))
+    loaded = bundles.load(ns.from_bundle)
+    if not ns.quiet:
+        state = "redacted" if loaded.redacted else "NOT redacted"
+        sys.stderr.write(
+            f"replaying {ns.from_bundle}: made by kyudoctor {loaded.kyudoctor_version} on "
+            f"{loaded.created}, {state}; no probe runs\n"
+        )
+    report = bundles.replay(
+        loaded,
+        only=_split(ns.only) or None,
+        skip=_split(ns.skip) or None,
+        select=select,
+        ignore=ignore,
+        fail_on=ns.fail_on,
+    )
     _emit(report, ns, output)
     return report.exit_code
 
@@ -364,6 +612,59 @@ def _cmd_simulate(ns: argparse.Namespace) -> int:
     from kyudoctor import simulate
 
     return simulate.run(ns)
+
+
+TRIAGE_FORMATS = ("console", "json", "markdown")
+
+
+def _cmd_triage(ns: argparse.Namespace) -> int:
+    import os
+
+    from kyudoctor import rules
+    from kyudoctor.catalog import UnknownCode
+    from kyudoctor.errors import UsageError
+    from kyudoctor.triage import render, triage
+
+    try:
+        select = rules.parse_code_list(ns.select) if ns.select is not None else None
+        ignore = rules.parse_code_list(ns.ignore)
+    except UnknownCode as exc:
+        raise UsageError(f"--select/--ignore: {exc.args[0] if exc.args else exc}") from None
+    path = ns.file
+    if path != "-":
+        if not os.path.exists(path):
+            raise UsageError(f"triage {path}: no such file")
+        if os.path.isdir(path):
+            raise UsageError(f"triage {path}: is a directory")
+    output = _output_path(ns.output, inputs=(None if path == "-" else path,))
+    options: dict[str, Any] = {"select": select, "ignore": ignore, "fail_on": ns.fail_on}
+    try:
+        if path == "-":
+            if _isatty(sys.stdin) and not ns.quiet:
+                _error("reading the log from standard input (paste it, then press Ctrl-D)")
+            result = triage(sys.stdin.buffer, source="-", **options)
+        else:
+            with open(path, "rb") as stream:
+                result = triage(stream, source=path, **options)
+    except OSError as exc:
+        raise UsageError(f"triage {path}: cannot read: {exc.strerror or exc}") from None
+    render_options: dict[str, Any] = {}
+    if ns.format == "console":
+        render_options = {"verbose": ns.verbose, "quiet": ns.quiet}
+    if output is None:
+        if hasattr(sys.stdout, "reconfigure"):
+            sys.stdout.reconfigure(errors="replace")  # a log may hold what the terminal cannot
+        render(ns.format, result, sys.stdout, **render_options)
+        return result.exit_code
+    _write_atomically(output, lambda stream: render(ns.format, result, stream, **render_options))
+    if not ns.quiet:
+        from kyudoctor.report.console import make_console
+        from kyudoctor.report.triage_console import summary_line
+
+        console = make_console(sys.stdout)
+        console.print(summary_line(result))
+        console.print(f"triage written to {output}")
+    return result.exit_code
 
 
 def _cmd_explain(ns: argparse.Namespace) -> int:

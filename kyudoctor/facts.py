@@ -97,6 +97,18 @@ def _server(f: Mapping[str, Any]) -> dict[str, Any]:
     return server_compact(f)
 
 
+def _config(f: Mapping[str, Any]) -> dict[str, Any]:
+    from kyudoctor.probes.config import compact as config_compact
+
+    return config_compact(f)
+
+
+def _files(f: Mapping[str, Any]) -> dict[str, Any]:
+    from kyudoctor.probes.files import compact as files_compact
+
+    return files_compact(f)
+
+
 VIEWS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     "system": _system,
     "gpu": _gpu,
@@ -105,6 +117,8 @@ VIEWS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     "python": _python,
     "binary": _binary,
     "server": _server,
+    "config": _config,
+    "files": _files,
 }
 
 

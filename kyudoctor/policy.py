@@ -467,6 +467,8 @@ class Policy:
     vram_per_slot_verified: bool
     disk_min_free_gb: float
     websockets_clean_1005_major: int
+    docker_healthcheck_start_period_min_s: float
+    python_moshi_shim_until: str
     websockets_additional_headers_major: int
     tls_expiry_warning_days: int
     # moshi-server
@@ -507,6 +509,7 @@ class Policy:
         features = _table(data, "gpu_features", "policy")
         environment = _table(data, "environment", "policy")
         clients = _table(data, "clients", "policy")
+        docker = _table(data, "docker", "policy")
 
         releases = []
         for i, row in enumerate(_tables(torch, "releases", "torch")):
@@ -565,6 +568,12 @@ class Policy:
             vram_per_slot_verified=_bool(vram, "per_slot_verified", "vram", True),
             disk_min_free_gb=_float(environment, "disk_min_free_gb", "environment"),
             websockets_clean_1005_major=_int(clients, "websockets_clean_1005_major", "clients"),
+            docker_healthcheck_start_period_min_s=_float(
+                docker, "healthcheck_start_period_min_s", "docker"
+            ),
+            python_moshi_shim_until=_version_str(
+                _str(docker, "python_moshi_shim_until", "docker"), "docker"
+            ),
             websockets_additional_headers_major=_int(
                 clients, "websockets_additional_headers_major", "clients"
             ),

@@ -331,12 +331,18 @@ def test_parse_accepts_a_valid_catalog_and_folds_paragraphs() -> None:
     assert first.severity_note == ""
 
 
-def test_parse_accepts_the_reserved_signature_table() -> None:
-    """The future [[symptom.signature]] sub-table does not break loading."""
+def test_parse_accepts_a_signature_table() -> None:
+    """A [[symptom.signature]] sub-table (triage's log signatures) loads with the entry."""
     text = VALID.replace(
-        "folklore = []\n", 'folklore = []\n[[symptom.signature]]\nregex = "x"\n', 1
+        "folklore = []\n",
+        'folklore = []\n[[symptom.signature]]\npattern = "x"\nconfidence = 0.5\n',
+        1,
     )
-    assert len(catalog.parse(text)) == 2
+    symptoms = catalog.parse(text)
+    assert len(symptoms) == 2
+    assert [s.signatures for s in symptoms if s.signatures] == [
+        (catalog.Signature(pattern="x", confidence=0.5),)
+    ]
 
 
 BROKEN = [

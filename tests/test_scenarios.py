@@ -25,6 +25,7 @@ import pytest
 from kyudoctor import policy
 from tests import fixtures_elf
 from tests.helpers_venv import find_python
+from tests.scenario_runner import every_format  # noqa: F401 - autouse: every report, every format
 from tests.scenarios import (
     Host,
     check,

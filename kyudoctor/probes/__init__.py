@@ -76,6 +76,8 @@ ALL: tuple[Probe, ...] = (
     Probe("python", "host", "kyudoctor.probes.python_env:probe"),
     Probe("binary", "host", "kyudoctor.probes.binary:probe"),
     Probe("server", "server", "kyudoctor.probes.server:probe"),
+    Probe("config", "files", "kyudoctor.probes.config:probe"),
+    Probe("files", "files", "kyudoctor.probes.files:probe"),
 )
 
 _BY_NAME = {p.name: p for p in ALL}

@@ -10,7 +10,7 @@ from typing import Any, TextIO
 
 from kyudoctor.model import Report
 
-FORMATS = ("console", "json")
+FORMATS = ("console", "json", "markdown", "junit", "github")
 
 
 def render(fmt: str, report: Report, stream: TextIO, **options: Any) -> None:

@@ -11,7 +11,7 @@ import copy
 import importlib
 from typing import Any
 
-PROBES = ("system", "gpu", "nvcc", "toolchain", "python", "binary", "server")
+PROBES = ("system", "gpu", "nvcc", "toolchain", "python", "binary", "server", "config", "files")
 
 
 def healthy() -> dict[str, Any]:

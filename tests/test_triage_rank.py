@@ -21,6 +21,13 @@ FOLDING = [
         {"WS007": "GPU006"},
     ),
     (
+        "an out-of-memory error inside the model-loop line still shows WS007 under GPU006",
+        'tts-1  | ERROR moshi_server: task failed name="model_loop" '
+        'err=DriverError(CUDA_ERROR_OUT_OF_MEMORY, "out of memory")\n',
+        "GPU006",
+        {"WS007": "GPU006"},
+    ),
+    (
         "the Python shim explains the argparse usage error",
         "usage: moshi-server [-h] [--host HOST] [--gradio-tunnel]\n"
         "moshi-server: error: unrecognized arguments: worker\n"

@@ -5,7 +5,10 @@ Rules, all general (nothing here knows a particular code):
 1. A match counts with its signature's confidence, changed by its context (``near``); a match
    whose confidence is 0 does not count.
 2. One line, one problem: when several codes match the same line, only the most confident
-   survive (ties kept). "No module named 'torch'" is TORCH001, not also PY002.
+   survive (ties kept). "No module named 'torch'" is TORCH001, not also PY002. A less
+   confident match whose ``explained_by`` names a winner of that line survives as that
+   winner's consequence (``task failed name="model_loop" err=...out of memory`` is GPU006,
+   with WS007 folded under it).
 3. Repeated matches of one code count once: the first line, the number of lines, and up to
    three evidence lines (the first match of each distinct signature).
 4. A code's confidence is its best match's, a little higher when several distinct signatures
@@ -97,8 +100,13 @@ def rank(
     for line in sorted(by_line):
         entries = by_line[line]
         best = max(confidence for _, confidence, _ in entries)
+        winners = {sigset.signatures[i].code for i, c, _ in entries if c >= best}
         for index, confidence, hit in entries:
-            if confidence < best:
+            if confidence < best and not _causes(
+                sigset.signatures[index].signature.explained_by,
+                winners,
+                sigset.signatures[index].code,
+            ):
                 continue
             code = sigset.signatures[index].code
             codes.setdefault(code, _Code(code, [])).hits.append((index, confidence, hit))

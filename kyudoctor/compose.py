@@ -205,7 +205,13 @@ def load(text: str) -> Located:
         _check_depth(text)
         node = next((n for n in yaml.compose_all(text, Loader=_LOADER) if n is not None), None)
     except yaml.YAMLError as exc:
-        raise _yaml_error(exc) from None
+        error = _yaml_error(exc)
+        if "nesting depth" in error.message:
+            # PyYAML >= 6.0.4's own limit, met before ours: one message whichever comes first.
+            raise ComposeError(
+                error.line, f"nested deeper than {MAX_DEPTH} levels", error.column
+            ) from None
+        raise error from None
     except RecursionError:  # pragma: no cover - the depth check comes first
         raise ComposeError(1, "nested too deeply") from None
     if node is None:

@@ -75,4 +75,13 @@ def torch_cpu_venv() -> Iterator[Venv]:
         text=True,
         timeout=30,
     )
-    yield Venv(root=final, python=final / "bin" / "python", site=Path(out.stdout.strip()))
+    site = Path(out.stdout.strip())
+    installed = [
+        d.name.removeprefix("torch-").removesuffix(".dist-info")
+        for d in site.glob("torch-*.dist-info")
+    ]
+    if installed != [f"{TORCH_CPU}+cpu"]:
+        # The index here serves the CPU wheel for this machine's Python; for other Pythons it
+        # may serve the default (CUDA) build, which this test is not about.
+        pytest.skip(f"the package index gave torch {installed} for Python {tag}, not the CPU wheel")
+    yield Venv(root=final, python=final / "bin" / "python", site=site)

@@ -4,7 +4,6 @@ CPU torch wheel seen through the python probe."""
 from __future__ import annotations
 
 import copy
-import time
 from typing import Any
 
 import pytest
@@ -211,10 +210,9 @@ def test_skips(python: dict[str, Any], gpu_facts: dict[str, Any] | None, words: 
 def test_real_cpu_wheel(torch_cpu_venv: Venv, make_ctx: MakeCtx) -> None:
     """The real torch 2.13.0+cpu wheel is read without importing torch, and is TORCH002."""
     ctx = make_ctx(options={"python": str(torch_cpu_venv.python)})
-    started = time.monotonic()
+    # That torch is never imported is tested with a fake torch that raises on import
+    # (tests/probes/test_python_probe.py::test_never_imports_torch); here the real wheel is read.
     facts_python = probe(ctx)
-    elapsed = time.monotonic() - started
-    assert elapsed < 1.0, f"the probe took {elapsed:.2f} s: it must not import torch"
     assert facts_python["torch"]["version"] == "2.13.0+cpu"
     assert facts_python["torch"]["cuda"] is None
     assert facts_python["torch"]["git_version"] == "cf30153c4c131c8164ee7798e5022d810682e2cb"

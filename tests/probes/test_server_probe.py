@@ -125,17 +125,14 @@ def test_healthy_simulator(make_ctx: MakeCtx) -> None:
     assert facts["no_server"] is False
 
 
-def test_healthy_report_is_clean_and_fast() -> None:
-    """Every server check is ok on a healthy simulator; the probe takes well under 2 s."""
+def test_healthy_report_is_clean() -> None:
+    """Every server check is ok on a healthy simulator (its wall time: bench/server.py)."""
     with sim() as server:
-        started = time.perf_counter()
         result = report(options(server.url, metrics_interval=0.5))
-        elapsed = time.perf_counter() - started
     assert set(statuses(result).values()) == {"ok", "skipped"}
     assert statuses(result)["tls.certificate"] == "skipped"
     assert codes(result) == ["WS006"]  # info: 1005 is the normal end
     assert result.exit_code == 0
-    assert elapsed < 2.0
 
 
 def test_key_never_in_facts_findings_or_report() -> None:

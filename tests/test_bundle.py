@@ -522,14 +522,15 @@ def test_server_scenario_replays_alike(
 
 def test_session_hostile_servers_replay_alike() -> None:
     """Each hostile server of tests/test_session.py, met by the server probe and checks, gives
-    a bundle that replays to the same statuses and codes (all served at once: one time limit)."""
+    a bundle that replays to the same statuses and codes (five served at a time: 20 at once on 2
+    busy cores made a probe time out now and then, and a timeout has no code to compare)."""
     env = {"PATH": os.defpath}
 
     def one(handler: Any) -> str:
         with hostile.Served(handler) as server:
             opts = server_scenarios.options(server.url())
             outcomes = run_probes(
-                ["server"], env=env, options=opts, timeout=2.0, load=lambda name: server_probe
+                ["server"], env=env, options=opts, timeout=5.0, load=lambda name: server_probe
             )
         original = rules.build_report(
             run_checks(server_scenarios.CHECKS, outcomes),
@@ -543,6 +544,6 @@ def test_session_hostile_servers_replay_alike() -> None:
         )
 
     handlers = [h[1] for h in session_scenarios.HOSTILE]
-    with ThreadPoolExecutor(len(handlers)) as pool:
+    with ThreadPoolExecutor(5) as pool:
         codes = list(pool.map(one, handlers))
     assert len(codes) == len(handlers) and all(codes)

@@ -311,7 +311,8 @@ def parse_query_gpu(text: str, fields: Sequence[str] = QUERY_FIELDS) -> list[dic
     become None. Lines that do not have the expected number of fields are ignored.
     """
     gpus: list[dict[str, Any]] = []
-    for row in csv.reader(text.splitlines(), skipinitialspace=True):
+    # Python 3.10's csv raises on NUL ("line contains NUL"); a driver never prints one.
+    for row in csv.reader(text.replace("\x00", "").splitlines(), skipinitialspace=True):
         if len(row) != len(fields):
             continue
         values = dict(zip(fields, row, strict=True))

@@ -450,7 +450,8 @@ def test_relative_pyproject(tmp_path: Path, make_ctx: MakeCtx) -> None:
     [
         pytest.param(
             '[project]\nname = "tts-python"\ndependencies = ["moshi==0.2.13",\n',
-            "TOML parse error at end of document: ",
+            # tomllib (3.11+) says "at end of document"; tomli (3.10) names the line after it.
+            ("TOML parse error at end of document: ", "TOML parse error at line 4, column 1: "),
             id="unterminated-array",
         ),
         pytest.param(
@@ -463,7 +464,7 @@ def test_relative_pyproject(tmp_path: Path, make_ctx: MakeCtx) -> None:
     ],
 )
 def test_unusable_pyproject(
-    tmp_path: Path, make_ctx: MakeCtx, text: str | None, words: str
+    tmp_path: Path, make_ctx: MakeCtx, text: str | None, words: str | tuple[str, ...]
 ) -> None:
     """An unreadable --pyproject is unusable, with the parser's line and column, before the
     interpreter is even run."""
@@ -474,7 +475,7 @@ def test_unusable_pyproject(
         run_probe(make_ctx, "/bin/false", pyproject=str(path))
     message = str(caught.value)
     assert message.startswith(f"--pyproject {path}: ")
-    assert words in message
+    assert any(w in message for w in ((words,) if isinstance(words, str) else words))
 
 
 def test_broken_uv_lock_is_a_fact_not_an_error(tmp_path: Path, make_ctx: MakeCtx) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import site
 import socket
 import subprocess
 import sys
@@ -394,7 +395,10 @@ def fake_moshi(tmp_path: Path, delay: float) -> Iterator[int]:
         "FAKE_START_DELAY": str(delay),
         "FAKE_LOG_DIR": str(logs),
         "FAKE_KEY": KEY,
-        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        # The symlink runs the base interpreter, outside this venv: give it the venv's packages.
+        "PYTHONPATH": os.pathsep.join(
+            [str(Path(__file__).resolve().parents[2]), *site.getsitepackages()]
+        ),
     }
     argv = [str(binary), "-c", FAKE_MOSHI, "worker", "--config", str(config), "-p", str(port)]
     proc = subprocess.Popen(argv, env=env, cwd=tmp_path)

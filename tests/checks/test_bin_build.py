@@ -8,9 +8,9 @@ import pytest
 
 from kyudoctor.checks import bin_build
 from kyudoctor.model import Outcome
-from kyudoctor.rules import render_fix, severity_of
+from kyudoctor.rules import render_fix
 from tests.healthy import binary as healthy_binary
-from tests.healthy import facts
+from tests.healthy import facts, status
 
 RECORD = "/home/kyu/.cargo/.crates2.json"
 TOML = "/home/kyu/.cargo/.crates.toml"
@@ -29,13 +29,6 @@ def toml_install(version: str = "0.6.4") -> dict[str, Any]:
 
 def run(**binary: Any) -> Outcome:
     return bin_build.CHECK.run(facts(binary=binary))
-
-
-def status(outcome: Outcome) -> str:
-    if outcome.skipped:
-        return "skipped"
-    worst = {severity_of(f).value for f in outcome.findings}
-    return next((s for s in ("error", "warning", "info") if s in worst), "ok")
 
 
 @pytest.mark.parametrize(

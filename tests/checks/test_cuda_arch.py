@@ -10,8 +10,7 @@ import pytest
 from kyudoctor.checks import cuda_arch
 from kyudoctor.model import Outcome
 from kyudoctor.probes.cuda import parse_gpu_archs
-from kyudoctor.rules import severity_of
-from tests.healthy import facts
+from tests.healthy import facts, status
 from tests.healthy import gpu as healthy_gpu
 from tests.healthy import nvcc as healthy_nvcc
 from tests.healthy import system as healthy_system
@@ -39,13 +38,6 @@ def env(**values: str) -> dict[str, Any]:
 def nvcc124() -> dict[str, Any]:
     record = {**healthy_nvcc.FACTS["nvcc"], "version": "12.4.131", "release": "12.4"}
     return {"nvcc": record, "gpu_archs": ARCHS_12_4}
-
-
-def status(outcome: Outcome) -> str:
-    if outcome.skipped:
-        return "skipped"
-    worst = {severity_of(f).value for f in outcome.findings}
-    return next((s for s in ("error", "warning", "info") if s in worst), "ok")
 
 
 def run(**overrides: Any) -> Outcome:

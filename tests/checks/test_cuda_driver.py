@@ -8,8 +8,8 @@ import pytest
 
 from kyudoctor.checks import cuda_driver
 from kyudoctor.model import Outcome
-from kyudoctor.rules import render_fix, severity_of
-from tests.healthy import facts
+from kyudoctor.rules import render_fix
+from tests.healthy import facts, status
 from tests.healthy import nvcc as healthy_nvcc
 
 R550 = {"driver_version": "550.54.14", "driver_max_cuda": "12.4"}
@@ -26,13 +26,6 @@ def toolkit(release: str, version: str) -> dict[str, Any]:
         "nvcc": f"{root}/bin/nvcc",
         "cuda_h": True,
     }
-
-
-def status(outcome: Outcome) -> str:
-    if outcome.skipped:
-        return "skipped"
-    worst = {severity_of(f).value for f in outcome.findings}
-    return next((s for s in ("error", "warning", "info") if s in worst), "ok")
 
 
 def run(**overrides: Any) -> Outcome:

@@ -8,8 +8,7 @@ import pytest
 
 from kyudoctor.checks import cuda_home
 from kyudoctor.model import Outcome
-from kyudoctor.rules import severity_of
-from tests.healthy import facts
+from tests.healthy import facts, status
 from tests.healthy import nvcc as healthy_nvcc
 
 ROOT = healthy_nvcc.TOOLKIT
@@ -32,13 +31,6 @@ def env_entry(value: str, *, realpath: str | None = None, exists: bool = True) -
 
 def link(target: str) -> list[dict[str, Any]]:
     return [{"path": "/usr/local/cuda", "realpath": target, "cuda_h": True}]
-
-
-def status(outcome: Outcome) -> str:
-    if outcome.skipped:
-        return "skipped"
-    worst = {severity_of(f).value for f in outcome.findings}
-    return next((s for s in ("error", "warning", "info") if s in worst), "ok")
 
 
 def run(**nvcc_facts: Any) -> Outcome:

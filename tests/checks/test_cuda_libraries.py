@@ -9,9 +9,8 @@ import pytest
 
 from kyudoctor.checks import cuda_libraries
 from kyudoctor.model import Outcome
-from kyudoctor.rules import severity_of
 from tests.healthy import binary as healthy_binary
-from tests.healthy import facts
+from tests.healthy import facts, status
 from tests.healthy import nvcc as healthy_nvcc
 
 LIB64 = healthy_nvcc.LIB64
@@ -37,13 +36,6 @@ NO_NVCC = {
 }
 NOT_BUILT = {"install": None, "cargo_binary": None, "candidates": [], "ldd": {"ran": False}}
 NO_DRIVER = {"source": None, "driver_version": None, "driver_max_cuda": None, "gpus": []}
-
-
-def status(outcome: Outcome) -> str:
-    if outcome.skipped:
-        return "skipped"
-    worst = {severity_of(f).value for f in outcome.findings}
-    return next((s for s in ("error", "warning", "info") if s in worst), "ok")
 
 
 def run(**overrides: Any) -> Outcome:

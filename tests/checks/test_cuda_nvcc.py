@@ -8,8 +8,8 @@ import pytest
 
 from kyudoctor.checks import cuda_nvcc
 from kyudoctor.model import Outcome
-from kyudoctor.rules import render_fix, severity_of
-from tests.healthy import facts
+from kyudoctor.rules import render_fix
+from tests.healthy import facts, status
 from tests.healthy import nvcc as healthy_nvcc
 
 BANNER_13 = "Cuda compilation tools, release 13.0, V13.0.88"
@@ -59,13 +59,6 @@ CUDA13 = {
     "toolkit_root": "/usr/local/cuda-13.0",
     "toolkits": [toolkit("13.0", "13.0.88")],
 }
-
-
-def status(outcome: Outcome) -> str:
-    if outcome.skipped:
-        return "skipped"
-    worst = {severity_of(f).value for f in outcome.findings}
-    return next((s for s in ("error", "warning", "info") if s in worst), "ok")
 
 
 def run(**overrides: Any) -> Outcome:

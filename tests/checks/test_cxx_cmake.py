@@ -8,8 +8,7 @@ import pytest
 
 from kyudoctor.checks import cxx_cmake
 from kyudoctor.model import Outcome
-from kyudoctor.rules import severity_of
-from tests.healthy import facts
+from tests.healthy import facts, status
 from tests.healthy import system as healthy_system
 
 NOT_BUILT = {"install": None, "cargo_binary": None, "candidates": []}
@@ -27,13 +26,6 @@ BROKEN = {
 
 def env(**values: str) -> dict[str, Any]:
     return {"env": {**healthy_system.FACTS["env"], **values}}
-
-
-def status(outcome: Outcome) -> str:
-    if outcome.skipped:
-        return "skipped"
-    worst = {severity_of(f).value for f in outcome.findings}
-    return next((s for s in ("error", "warning", "info") if s in worst), "ok")
 
 
 def run(**overrides: Any) -> Outcome:

@@ -11,7 +11,7 @@ from kyudoctor.checks import cxx_compiler
 from kyudoctor.model import Outcome
 from kyudoctor.rules import render_fix, severity_of
 from tests.healthy import binary as healthy_binary
-from tests.healthy import facts
+from tests.healthy import facts, status
 from tests.healthy import nvcc as healthy_nvcc
 from tests.healthy import system as healthy_system
 
@@ -73,13 +73,6 @@ CLANG = {
     "banner": "Ubuntu clang version 18.1.3 (1ubuntu1)",
     "error": None,
 }
-
-
-def status(outcome: Outcome) -> str:
-    if outcome.skipped:
-        return "skipped"
-    worst = {severity_of(f).value for f in outcome.findings}
-    return next((s for s in ("error", "warning", "info") if s in worst), "ok")
 
 
 def run(**overrides: Any) -> Outcome:

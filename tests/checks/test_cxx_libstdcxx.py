@@ -9,17 +9,10 @@ import pytest
 from kyudoctor.checks import cxx_libstdcxx
 from kyudoctor.model import Outcome
 from kyudoctor.rules import render_fix, severity_of
-from tests.healthy import facts
+from tests.healthy import facts, status
 from tests.healthy import toolchain as healthy_toolchain
 
 BARE = {"libstdcxx": {"printed": "libstdc++.so", "exists": False, "error": None}}
-
-
-def status(outcome: Outcome) -> str:
-    if outcome.skipped:
-        return "skipped"
-    worst = {severity_of(f).value for f in outcome.findings}
-    return next((s for s in ("error", "warning", "info") if s in worst), "ok")
 
 
 NOT_BUILT = {"install": None, "cargo_binary": None, "candidates": []}
@@ -33,7 +26,6 @@ def run(**overrides: Any) -> Outcome:
 
 def test_missing_libstdcxx_warns_once_a_current_build_is_installed() -> None:
     """CXX004 is build-only: with a current CUDA build installed it is a warning."""
-    from kyudoctor.rules import severity_of
     from tests.healthy import binary as healthy_binary
 
     broken = {"libstdcxx": {"printed": "libstdc++.so", "exists": False, "error": None}}

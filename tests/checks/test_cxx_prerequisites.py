@@ -8,8 +8,7 @@ import pytest
 
 from kyudoctor.checks import cxx_prerequisites
 from kyudoctor.model import Outcome
-from kyudoctor.rules import severity_of
-from tests.healthy import facts
+from tests.healthy import facts, status
 
 NOT_BUILT = {"install": None, "cargo_binary": None, "candidates": []}
 NO_PKG_CONFIG = {
@@ -25,13 +24,6 @@ NO_OPENSSL = {
     }
 }
 NO_GIT = {"git": {"path": None, "version": None, "error": "not found"}}
-
-
-def status(outcome: Outcome) -> str:
-    if outcome.skipped:
-        return "skipped"
-    worst = {severity_of(f).value for f in outcome.findings}
-    return next((s for s in ("error", "warning", "info") if s in worst), "ok")
 
 
 def run(**overrides: Any) -> Outcome:

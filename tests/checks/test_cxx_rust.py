@@ -8,8 +8,7 @@ import pytest
 
 from kyudoctor.checks import cxx_rust
 from kyudoctor.model import Outcome
-from kyudoctor.rules import severity_of
-from tests.healthy import facts
+from tests.healthy import facts, status
 from tests.healthy import toolchain as healthy_toolchain
 
 NOT_BUILT = {"install": None, "cargo_binary": None, "candidates": []}
@@ -33,13 +32,6 @@ NO_DEFAULT = {
         "because one wasn't specified explicitly, and no default is configured.",
     )
 }
-
-
-def status(outcome: Outcome) -> str:
-    if outcome.skipped:
-        return "skipped"
-    worst = {severity_of(f).value for f in outcome.findings}
-    return next((s for s in ("error", "warning", "info") if s in worst), "ok")
 
 
 def run(**overrides: Any) -> Outcome:

@@ -37,3 +37,13 @@ def facts(**overrides: Any) -> dict[str, Any]:
             merged.update(change)
             out[name] = merged
     return out
+
+
+def status(outcome: Any) -> str:
+    """The status a check's outcome gives: skipped, or its worst finding's severity, else ok."""
+    from kyudoctor.rules import severity_of
+
+    if outcome.skipped:
+        return "skipped"
+    worst = {severity_of(f).value for f in outcome.findings}
+    return next((s for s in ("error", "warning", "info") if s in worst), "ok")

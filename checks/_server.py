@@ -286,15 +286,6 @@ _SELF_SIGNED = (18, 19)  # allow-version-literal: OpenSSL verify codes
 _EXPIRED = (9, 10)  # allow-version-literal: OpenSSL verify codes
 # HOSTNAME_MISMATCH, IP_ADDRESS_MISMATCH
 _HOSTNAME = (62, 64)  # allow-version-literal: OpenSSL verify codes
-_PLAIN_SERVER = (
-    "WRONG_VERSION_NUMBER",
-    "RECORD_LAYER_FAILURE",
-    "PACKET_LENGTH_TOO_LONG",
-    "HTTP_REQUEST",
-    "UNKNOWN_PROTOCOL",
-    "record layer failure",
-    "wrong version number",
-)
 
 
 def tls_findings(server: Server, *, insecure: bool) -> list[Finding]:
@@ -330,8 +321,7 @@ def tls_findings(server: Server, *, insecure: bool) -> list[Finding]:
     if not handshake.get("ok") and code is None:
         reason = str(handshake.get("reason") or "")
         plain = tls.get("plain_http")
-        text = f"{reason} {handshake.get('error') or ''}"
-        if plain or any(r in text for r in _PLAIN_SERVER):
+        if plain or handshake.get("plain_server_reason"):
             answered = (
                 f"; the same port answers plain HTTP ({plain.get('status')})" if plain else ""
             )

@@ -12,7 +12,8 @@ Facts (JSON types)::
 
     verify:      "system" | "cacert"
     cacert:      str | None
-    handshake:   {ok, version, verify_code, verify_message, reason, error}
+    handshake:   {ok, version, verify_code, verify_message, reason, error,
+                  plain_server_reason: bool}   # the failure is what a plain-HTTP server causes
     plain_http:  {status, reason} | None      # only after a non-verification failure
     certificate: {subject, issuer, self_signed, not_before, not_after, days_left, expired,
                   not_yet_valid, names, covers_host, chain_length, issuer_in_cacert,
@@ -252,6 +253,9 @@ async def inspect(
     }
     handshake, der, chain_length = await _handshake(
         address, port, host, verify_context(cacert), max(0.1, deadline - loop.time())
+    )
+    handshake["plain_server_reason"] = not handshake["ok"] and is_plain_server_reason(
+        handshake.get("reason"), handshake.get("error")
     )
     facts["handshake"] = handshake
     if not handshake["ok"] and handshake["verify_code"] is None:

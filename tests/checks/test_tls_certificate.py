@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -35,6 +36,7 @@ OK_HANDSHAKE = {
     "verify_message": None,
     "reason": None,
     "error": None,
+    "plain_server_reason": False,
 }
 
 
@@ -144,6 +146,20 @@ def test_plain_server_message() -> None:
     """TLS005 says the port answers plain HTTP."""
     (finding,) = run(PLAIN).findings
     assert "answers plain HTTP (200)" in finding.message
+
+
+@pytest.mark.parametrize(("plain_server_reason", "codes"), [(True, ["TLS005"]), (False, [])])
+def test_plain_server_from_the_probes_reading_of_the_failure(
+    plain_server_reason: bool, codes: list[str]
+) -> None:
+    """Without a plain-HTTP answer, TLS005 follows the probe's reading of the OpenSSL failure;
+    a failure no code describes is skipped, not ok."""
+    changes = copy.deepcopy(PLAIN)
+    changes["tls"]["plain_http"] = None
+    changes["tls"]["handshake"]["plain_server_reason"] = plain_server_reason
+    outcome = run(changes)
+    assert [f.code for f in outcome.findings] == codes
+    assert outcome.skipped == (not codes)  # no code for the failure: skipped, never ok
 
 
 def test_ws_url_skipped() -> None:

@@ -37,6 +37,7 @@ import datetime as _dt
 import hashlib
 import json
 import os
+import re
 import socket
 import stat
 import sys
@@ -399,6 +400,25 @@ def _read_file(path: str, where: str) -> bytes:
         raise UsageError(f"{where}: {exc.strerror or exc}") from None
 
 
+# What may follow the decoder's error position in a document cut short: nothing, or the
+# start of one last token -- a literal (``tr``), a number (``-12.``), a string never closed.
+_CUT_TOKEN = re.compile(r'(?:t(?:ru?)?|f(?:a(?:ls?)?)?|n(?:ul?)?|[-+0-9.eE]+|"(?:[^"\\]|\\.)*\\?)')
+
+
+def _ends_early(text: str, pos: object) -> bool:
+    """Whether a JSON error at ``pos`` is the file ending inside the document (truncated)."""
+    if not isinstance(pos, int):
+        return False
+    rest = text[pos:].rstrip()
+    if not rest:
+        return True
+    if _CUT_TOKEN.fullmatch(rest) is not None:
+        return True
+    # An escape cut short inside a string (``"x\u00``): the decoder points into the string.
+    start = text.rfind('"', 0, pos + 1)
+    return start >= 0 and _CUT_TOKEN.fullmatch(text[start:].rstrip()) is not None
+
+
 def parse(text: str, *, source: str = "<bundle>") -> Bundle:
     """A bundle from its JSON text; see :func:`load` for the errors."""
     where = f"--from-bundle {source}"
@@ -410,11 +430,7 @@ def parse(text: str, *, source: str = "<bundle>") -> Bundle:
         reason = getattr(exc, "msg", str(exc))
         pos = getattr(exc, "pos", None)
         lineno, colno = getattr(exc, "lineno", None), getattr(exc, "colno", None)
-        ending = (
-            " (the file ends early: truncated?)"
-            if isinstance(pos, int) and pos >= len(text.rstrip())
-            else ""
-        )
+        ending = " (the file ends early: truncated?)" if _ends_early(text, pos) else ""
         at = f" at line {lineno} column {colno}" if lineno is not None else ""
         raise UsageError(f"{where}: not valid JSON{at}: {reason}{ending}") from None
     if not isinstance(data, dict):

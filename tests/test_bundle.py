@@ -547,3 +547,19 @@ def test_session_hostile_servers_replay_alike() -> None:
     with ThreadPoolExecutor(5) as pool:
         codes = list(pool.map(one, handlers))
     assert len(codes) == len(handlers) and all(codes)
+
+
+def test_a_bundle_cut_anywhere_says_truncated() -> None:
+    """Cut inside a literal, a number, a string or an escape, the file still reads as cut short.
+
+    CI once cut a real bundle in the middle of ``true``: the decoder points at the token's
+    start, not the file's end, and the one-line error lost its "truncated?" hint.
+    """
+    tokens = '{"a": [true, false, null, -12.5e+3, "x\\u00e9\\n\\"y"], "b": {"c": 0}}'
+    good = valid_text()
+    cuts = [tokens[:n] for n in range(1, len(tokens))]
+    cuts += [good[:n] for n in range(1, len(good), max(1, len(good) // 400))]
+    for text in cuts:
+        with pytest.raises(UsageError) as caught:
+            bundles.parse(text)
+        assert "truncated?" in str(caught.value), (text[-40:], str(caught.value))

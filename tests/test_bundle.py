@@ -556,9 +556,10 @@ def test_a_bundle_cut_anywhere_says_truncated() -> None:
     start, not the file's end, and the one-line error lost its "truncated?" hint.
     """
     tokens = '{"a": [true, false, null, -12.5e+3, "x\\u00e9\\n\\"y"], "b": {"c": 0}}'
-    good = valid_text()
+    good = valid_text().rstrip()  # cut before the closing brace: the rest is whitespace
     cuts = [tokens[:n] for n in range(1, len(tokens))]
     cuts += [good[:n] for n in range(1, len(good), max(1, len(good) // 400))]
+    cuts += [good[:n] for n in range(len(good) - 40, len(good))]
     for text in cuts:
         with pytest.raises(UsageError) as caught:
             bundles.parse(text)

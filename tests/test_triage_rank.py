@@ -79,6 +79,27 @@ FOLDING = [
         "PY001",
         {"PY006": "PY001"},
     ),
+    (
+        "a CUDA error inside the model-loop line is the cause, though WS007 matches it surer",
+        'ERROR moshi_server::utils: task failed name="model_loop" '
+        'err=DriverError(CUDA_ERROR_NOT_FOUND, "named symbol not found")\n',
+        "GPU005",
+        {"WS007": "GPU005"},
+    ),
+    (
+        "the toml crate's parse-error header over a schema error is the schema error",
+        "Error: TOML parse error at line 3, column 1\n  |\n3 | [modules.tts]\n  | ^^^^^\n"
+        "missing field `path`\n",
+        "CFG002",
+        {"CFG001": "CFG002"},
+    ),
+    (
+        "a service found unhealthy after its crash is the crash",
+        "tts-1  | RuntimeError: No CUDA GPUs are available\n"
+        "dependency failed to start: container app-tts-1 is unhealthy\n",
+        "GPU002",
+        {"DOCKER006": "GPU002"},
+    ),
 ]
 
 
@@ -149,6 +170,29 @@ MISLEADING = [
         "no CUDA device on a plain host is the driver",
         "RuntimeError: No CUDA GPUs are available\n",
         "GPU001",
+    ),
+    (
+        "torch's 'Found no NVIDIA driver' inside compose output is the container's GPU",
+        "app-1  | x\napp-1  | y\napp-1  | RuntimeError: Found no NVIDIA driver on your system.\n",
+        "GPU002",
+    ),
+    (
+        "torch's 'Found no NVIDIA driver' on a plain host is the driver",
+        "RuntimeError: Found no NVIDIA driver on your system.\n",
+        "GPU001",
+    ),
+    (
+        "a weak guess sharing the line does not take a surer match over as its cause",
+        "requests.exceptions.ConnectionError: HTTPConnectionPool(host='127.0.0.1', port=8080): "
+        "Max retries exceeded with url: /v1/tts (Caused by NewConnectionError('<conn>: "
+        "Failed to establish a new connection: [Errno 111] Connection refused'))\n",
+        "NET001",
+    ),
+    (
+        "0.75 is a step below 0.8: the surer WS002 comes before NET002 of a lower layer",
+        "websockets.exceptions.InvalidStatus: server rejected WebSocket connection: HTTP 401\n"
+        "TimeoutError: timed out during opening handshake\n",
+        "WS002",
     ),
 ]
 

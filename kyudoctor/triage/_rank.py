@@ -8,14 +8,18 @@ Rules, all general (nothing here knows a particular code):
    survive (ties kept). "No module named 'torch'" is TORCH001, not also PY002. A less
    confident match whose ``explained_by`` names a winner of that line survives as that
    winner's consequence (``task failed name="model_loop" err=...out of memory`` is GPU006,
-   with WS007 folded under it).
+   with WS007 folded under it); so does a less confident match that a winner's
+   ``explained_by`` names as its cause, when that match is itself confident (``task failed
+   name="model_loop" err=DriverError(CUDA_ERROR_NOT_FOUND...)``: WS007 wins the line, GPU005
+   stays and WS007 folds under it; a weak guess never takes a stronger match over).
 3. Repeated matches of one code count once: the first line, the number of lines, and up to
    three evidence lines (the first match of each distinct signature).
 4. A code's confidence is its best match's, a little higher when several distinct signatures
    agree.
 5. A code all of whose matches name, in ``explained_by``, a code (or family) also found is a
    consequence: it folds under that cause and is listed right after it.
-6. Causes are ordered by confidence (in steps of 0.1), then by layer (platform and driver
+6. Causes are ordered by confidence (in steps of 0.1, rounded down: 0.75 and 0.7 are one
+   step, below 0.8), then by layer (platform and driver
    before toolkit, toolkit before Python, host before server and client), then by the line
    where they first appear.
 """
@@ -34,6 +38,7 @@ __all__ = ["Evidence", "RankedCode", "rank"]
 AGREEMENT_BONUS = 0.03  # per extra distinct signature of the same code
 MAX_CONFIDENCE = 0.99
 MAX_EVIDENCE = 3
+CONFIDENT = 0.5  # the catalog's "reads as confident" (see symptoms.toml's header)
 
 
 @dataclass(frozen=True)
@@ -101,14 +106,25 @@ def rank(
         entries = by_line[line]
         best = max(confidence for _, confidence, _ in entries)
         winners = {sigset.signatures[i].code for i, c, _ in entries if c >= best}
+        # What the winners name as their possible causes: a less confident code of the line
+        # that is one of them is the cause the winner is a consequence of, and stays.
+        winner_causes = [
+            prefix
+            for i, c, _ in entries
+            if c >= best
+            for prefix in sigset.signatures[i].signature.explained_by
+        ]
         for index, confidence, hit in entries:
-            if confidence < best and not _causes(
-                sigset.signatures[index].signature.explained_by,
-                winners,
-                sigset.signatures[index].code,
+            code = sigset.signatures[index].code
+            if (
+                confidence < best
+                and not _causes(sigset.signatures[index].signature.explained_by, winners, code)
+                and not (
+                    confidence >= CONFIDENT
+                    and any(code.startswith(prefix) for prefix in winner_causes)
+                )
             ):
                 continue
-            code = sigset.signatures[index].code
             codes.setdefault(code, _Code(code, [])).hits.append((index, confidence, hit))
 
     ranked: list[RankedCode] = []
@@ -161,7 +177,7 @@ def _order(
     present = {r.code for r in ranked}
 
     def key(r: RankedCode) -> tuple[float, int, int, str]:
-        return (-round(r.confidence, 1), _family_rank(r.code), r.line, r.code)
+        return (-int(r.confidence * 10 + 1e-9), _family_rank(r.code), r.line, r.code)
 
     ranked.sort(key=key)
     # A code folds under a cause only when every one of its matches names it.

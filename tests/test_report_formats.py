@@ -549,7 +549,8 @@ def test_load_reports_in_every_format(tmp_path: Path) -> None:
             assert result.returncode == 1, result.stderr
             outputs[fmt] = target.read_text(encoding="utf-8")
     report = report_from_json(json.loads(outputs["json"]))
-    assert [f.code for f in report.findings] == ["LOAD001"]
+    # LOAD002 (first audio slower under load) is a timing measurement a busy machine can make.
+    assert [f.code for f in report.findings if f.code != "LOAD002"] == ["LOAD001"]
     root = validate_junit(outputs["junit"], report)
     assert "LOAD001" in (next(root.iter("failure")).get("message") or "")
     validate_markdown(outputs["markdown"], report, same_run=False)

@@ -189,6 +189,17 @@ MISLEADING = [
         "NET001",
     ),
     (
+        "::1 refused together with 127.0.0.1 is nothing listening, not the IPv6 dial",
+        "OSError: Multiple exceptions: [Errno 111] Connect call failed ('::1', 8080, 0, 0), "
+        "[Errno 111] Connect call failed ('127.0.0.1', 8080)\n",
+        "NET001",
+    ),
+    (
+        "torch's own 'RuntimeError: CUDA error:' makes no kernel image torch's architecture list",
+        "RuntimeError: CUDA error: no kernel image is available for execution on the device\n",
+        "TORCH008",
+    ),
+    (
         "0.75 is a step below 0.8: the surer WS002 comes before NET002 of a lower layer",
         "websockets.exceptions.InvalidStatus: server rejected WebSocket connection: HTTP 401\n"
         "TimeoutError: timed out during opening handshake\n",
@@ -280,3 +291,37 @@ def test_nothing_recognised() -> None:
     """A log with no known problem has no findings and exit 0."""
     result = triage_text("hello\nworld\n")
     assert result.findings == () and result.exit_code == 0 and result.lines == 2
+
+
+QUIET = [
+    (
+        "a server's own 1011 with its reason is not the client's keepalive",
+        "Exception: received 1011 (internal error) no audio received within the timeout window;"
+        " then sent 1011 (internal error) no audio received within the timeout window\n",
+        "WS012",
+    ),
+    (
+        "a client saying it accepts a self-signed certificate",
+        "N: accepting self-signed certificate\nE: SSL error: IP address mismatch\n",
+        "TLS001",
+    ),
+    (
+        "a PortAudio error on macOS that is not the permission status",
+        "||PaMacCore (AUHAL)|| Error on line 2523: err='-50', msg=Unknown Error\n",
+        "ENV003",
+    ),
+    (
+        "a named kernel that is not a bf16 one missing",
+        'Error: DriverError(CUDA_ERROR_NOT_FOUND, "named symbol not found") when loading ucopy_64\n',
+        "GPU005",
+    ),
+]
+
+
+@pytest.mark.parametrize(("why", "log", "code"), QUIET, ids=[c[0] for c in QUIET])
+def test_lookalikes_are_not_confident(why: str, log: str, code: str) -> None:
+    """A message that shares words with a signature but means something else is not named."""
+    result = triage_text(log)
+    assert all(f.code != code or f.confidence < 0.5 for f in result.findings), [
+        (f.code, f.confidence) for f in result.findings
+    ]

@@ -239,10 +239,8 @@ def _read_small(path: Path, limit: int) -> str | None:
 
 def _authorized_ids(path: str) -> list[str]:
     """``authorized_ids`` values anywhere in a moshi-server config (unreadable: none)."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - exercised on Python 3.10 only
-        import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+    from kyudoctor._toml import tomllib
+
     text = _read_small(Path(path), _CONFIG_MAX)
     if text is None:
         return []

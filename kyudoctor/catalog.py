@@ -15,16 +15,12 @@ from __future__ import annotations
 import functools
 import re
 import string
-import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+from kyudoctor._toml import tomllib
 
 __all__ = [
     "PLACEHOLDERS",

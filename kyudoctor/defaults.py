@@ -49,18 +49,13 @@ import argparse
 import difflib
 import os
 import re
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kyudoctor._toml import a_type_name, tomllib
 from kyudoctor.errors import UsageError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 KYUDOCTOR_TOML = "kyudoctor.toml"
 PYPROJECT_TOML = "pyproject.toml"
@@ -131,7 +126,7 @@ def find(cwd: Path) -> ProjectDefaults | None:
     label = f"{PYPROJECT_TOML} [tool.kyudoctor]"
     table = tool["kyudoctor"]
     if not isinstance(table, dict):
-        raise UsageError(f"{label}: must be a table of options, not {_toml_type(table)}")
+        raise UsageError(f"{label}: must be a table of options, not {a_type_name(table)}")
     return ProjectDefaults(pyproject, label, table)
 
 
@@ -262,21 +257,21 @@ def _convert(project: ProjectDefaults, key: str, value: Any, action: argparse.Ac
     where = f"{project.label}: {key}"
     if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
         if not isinstance(value, bool):
-            raise UsageError(f"{where}: must be true or false, not {_toml_type(value)}")
+            raise UsageError(f"{where}: must be true or false, not {a_type_name(value)}")
         return action.const if value else action.default
     if isinstance(action, argparse._StoreConstAction):
         if not isinstance(value, bool):
-            raise UsageError(f"{where}: must be true or false, not {_toml_type(value)}")
+            raise UsageError(f"{where}: must be true or false, not {a_type_name(value)}")
         return action.const if value else action.default
     if isinstance(action, argparse._CountAction):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise UsageError(f"{where}: must be a whole number, not {_toml_type(value)}")
+            raise UsageError(f"{where}: must be a whole number, not {a_type_name(value)}")
         return value
     if isinstance(action, argparse._AppendAction):
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
             raise UsageError(
-                f"{where}: must be a string or an array of strings, not {_toml_type(value)}"
+                f"{where}: must be a string or an array of strings, not {a_type_name(value)}"
             )
         return [_one(project, key, item, action) for item in items]
     if type(action) is not argparse._StoreAction or action.nargs not in (None, "?"):
@@ -290,9 +285,9 @@ def _one(project: ProjectDefaults, key: str, value: Any, action: argparse.Action
     where = f"{project.label}: {key}"
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         kind = "a string" if action.type is None else "a number or a string"
-        raise UsageError(f"{where}: must be {kind}, not {_toml_type(value)}")
+        raise UsageError(f"{where}: must be {kind}, not {a_type_name(value)}")
     if not isinstance(value, str) and action.type is None:
-        raise UsageError(f"{where}: must be a string, not {_toml_type(value)}")
+        raise UsageError(f"{where}: must be a string, not {a_type_name(value)}")
     text = str(value)
     if action.metavar in PATH_METAVARS and text:
         text = str(project.path.parent / os.path.expanduser(text))
@@ -349,17 +344,3 @@ def _parse_toml(text: str, label: str) -> dict[str, Any]:
             ) from None
         raise UsageError(f"{label}: invalid TOML: {message}") from None
     return data
-
-
-def _toml_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    return "a date or time"

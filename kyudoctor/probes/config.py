@@ -34,26 +34,20 @@ Facts: see the ``config`` section of docs/architecture.md.
 from __future__ import annotations
 
 import bisect
-import datetime as _dt
 import importlib
 import ipaddress
 import os
 import re
 import stat
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from kyudoctor._toml import tomllib, type_name
 from kyudoctor.errors import UnusableInput
 from kyudoctor.probes import ProbeContext
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 __all__ = [
     "DEFAULT_PORT",
@@ -531,22 +525,6 @@ def dotted(path: Sequence[str | int]) -> str:
 # --------------------------------------------------------------------------- keys and values
 
 
-def _toml_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "float"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, (_dt.date, _dt.time)):
-        return "datetime"
-    if isinstance(value, list):
-        return "array"
-    return "table"
-
-
 def _walk(value: Any, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], Any]]:
     if isinstance(value, dict):
         for key, child in value.items():
@@ -569,7 +547,7 @@ def _is_secret_name(path: Sequence[str | int]) -> bool:
 def _key_record(
     path: tuple[str | int, ...], value: Any, lines: Mapping[tuple[str | int, ...], int]
 ) -> dict[str, Any]:
-    kind = _toml_type(value)
+    kind = type_name(value)
     record: dict[str, Any] = {
         "key": dotted(path),
         "path": list(path),
@@ -578,7 +556,7 @@ def _key_record(
     }
     if kind == "array":
         record["items"] = len(value)
-        record["item_types"] = sorted({_toml_type(v) for v in value})
+        record["item_types"] = sorted({type_name(v) for v in value})
     elif kind == "table":
         pass
     elif isinstance(value, str) and (_is_secret_name(path) or _SECRET_VALUE.match(value)):
@@ -605,7 +583,7 @@ def _authorized_ids(
     strings = [v for v in items if isinstance(v, str)]
     return {
         "line": _line_of(lines, ("authorized_ids",)),
-        "type": _toml_type(value),
+        "type": type_name(value),
         "count": len(items),
         "public_token": PUBLIC_TOKEN in strings,
         "empty": "" in strings,

@@ -17,18 +17,13 @@ import json
 import os
 import re
 import stat
-import sys
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from kyudoctor._toml import tomllib
 from kyudoctor.errors import UnusableInput
 from kyudoctor.probes import CommandResult, ProbeContext
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 MARKER = "KYUDOCTOR-INTROSPECT:"
 """The prefix of the introspection script's one JSON line (see ``data/introspect.py``)."""

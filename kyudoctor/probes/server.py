@@ -48,22 +48,18 @@ import importlib
 import ipaddress
 import os
 import re
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kyudoctor._toml import tomllib
 from kyudoctor.errors import UnusableInput
 from kyudoctor.probes import ProbeContext
 
 if TYPE_CHECKING:  # pragma: no cover
     from kyudoctor.session import HttpResponse
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 __all__ = [
     "DEFAULT_URL",

@@ -15,6 +15,14 @@ def fails(report: Report, finding: RenderedFinding) -> bool:
     return not finding.ignored and threshold is not None and finding.severity.rank >= threshold
 
 
+def fix_lines(finding: RenderedFinding) -> list[str]:
+    """``Fix: ...``, one ``  $ command`` line per command, ``More: kyudoctor explain CODE``."""
+    lines = [f"Fix: {finding.fix.text.strip()}"] if finding.fix.text.strip() else []
+    lines += [f"  $ {command}" for command in finding.fix.commands]
+    lines.append(f"More: kyudoctor {finding.docs}")
+    return lines
+
+
 def verdict(report: Report) -> str:
     """One word for the outcome of the run: passed (exit 0), failed (1) or incomplete (3)."""
     return {0: "passed", 1: "failed"}.get(report.exit_code, "incomplete")

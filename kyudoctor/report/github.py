@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 from kyudoctor.model import RenderedFinding, Report, Status
-from kyudoctor.report._text import INSECURE_NOTICE, counts, verdict
+from kyudoctor.report._text import INSECURE_NOTICE, counts, fix_lines, verdict
 
 COMMAND = {"error": "error", "warning": "warning", "info": "notice"}
 
@@ -77,12 +77,7 @@ def escape_property(text: str) -> str:
 
 
 def _message(finding: RenderedFinding) -> str:
-    lines = [f"{finding.code}: {finding.message}"]
-    if finding.fix.text.strip():
-        lines.append(f"Fix: {finding.fix.text.strip()}")
-    lines += [f"  $ {c}" for c in finding.fix.commands]
-    lines.append(f"More: kyudoctor {finding.docs}")
-    return "\n".join(lines)
+    return "\n".join([f"{finding.code}: {finding.message}", *fix_lines(finding)])
 
 
 def _positive_int(value: Any) -> bool:

@@ -40,7 +40,7 @@ import xml.etree.ElementTree as ET
 from typing import TextIO
 
 from kyudoctor.model import CheckResult, RenderedFinding, Report, Status
-from kyudoctor.report._text import INSECURE_NOTICE, fails, status_summary
+from kyudoctor.report._text import INSECURE_NOTICE, fails, fix_lines, status_summary
 
 # XML 1.0 Char production: tab, LF, CR, and the ranges below; everything else cannot appear.
 _INVALID_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -154,12 +154,8 @@ def _testcase(
 
 
 def _finding_text(finding: RenderedFinding) -> str:
-    lines = [f"{finding.code} {finding.slug}: {finding.title}", finding.message]
-    if finding.fix.text.strip():
-        lines.append(f"Fix: {finding.fix.text.strip()}")
-    lines += [f"  $ {command}" for command in finding.fix.commands]
-    lines.append(f"More: kyudoctor {finding.docs}")
-    return "\n".join(lines)
+    head = [f"{finding.code} {finding.slug}: {finding.title}", finding.message]
+    return "\n".join([*head, *fix_lines(finding)])
 
 
 def _one_line(text: str) -> str:

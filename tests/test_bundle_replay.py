@@ -16,7 +16,6 @@ import contextlib
 import inspect
 import io
 import json
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ import pytest
 from kyudoctor.cli import main
 from tests import scenarios, test_scenarios
 from tests.reportschema import schema, validate_report
-from tests.scenarios import KYUDOCTOR, Host, Result
+from tests.scenarios import Host, Result
 from tests.test_scenarios import elves  # noqa: F401 - the session fixture the scenarios take
 
 SCENARIOS = sorted(
@@ -88,6 +87,11 @@ def replay(bundle: Path, *args: str) -> tuple[int, dict[str, Any], str]:
     return code, json.loads(out.getvalue()), err.getvalue()
 
 
+run_kyudoctor = scenarios.invoke
+"""The scenarios' own runner, taken before the tests below put :func:`bundling_invoke` in its
+place."""
+
+
 def bundling_invoke(monkeypatch: pytest.MonkeyPatch, runs: list[str]) -> Callable[..., Result]:
     """An ``invoke`` for the scenarios that runs ``kyudoctor bundle`` and checks its replay."""
 
@@ -100,25 +104,18 @@ def bundling_invoke(monkeypatch: pytest.MonkeyPatch, runs: list[str]) -> Callabl
         python_arg: bool = True,
     ) -> Result:
         bundle = host.root / f"bundle-{len(runs)}.json"
-        argv = [str(KYUDOCTOR), "bundle", "-o", str(bundle), "--only", "host", "--format", fmt]
-        if host.venv is not None and python_arg:
-            argv += ["--python", str(host.venv.python)]
-        argv += list(args)
-        proc = subprocess.run(
-            argv,
-            check=False,
-            capture_output=True,
-            text=True,
-            env=dict(env) if env is not None else host.env(),
-            cwd=host.root,
+        result = run_kyudoctor(
+            host,
+            *args,
+            fmt=fmt,
+            env=env,
             timeout=timeout,
+            python_arg=python_arg,
+            command=("bundle", "-o", str(bundle)),
         )
-        assert proc.returncode in (0, 1, 3), proc.stderr
-        assert f"bundle written to {bundle}" in proc.stderr, proc.stderr
-        report = None
-        if fmt == "json":
-            report = json.loads(proc.stdout)
-            validate_report(report)
+        assert result.exit_code in (0, 1, 3), result.stderr
+        assert f"bundle written to {bundle}" in result.stderr, result.stderr
+        report = result.report
         data = json.loads(bundle.read_text(encoding="utf-8"))
         validate_bundle(data)
         assert data["redacted"] is True
@@ -134,10 +131,10 @@ def bundling_invoke(monkeypatch: pytest.MonkeyPatch, runs: list[str]) -> Callabl
         assert [f[:4] for f in shape(replayed)["findings"]] == [
             f[:4] for f in shape(original)["findings"]
         ]
-        assert code == replayed["exit_code"] == proc.returncode
+        assert code == replayed["exit_code"] == result.exit_code
         assert "no probe runs" in stderr
         runs.append(bundle.name)
-        return Result(proc.returncode, report, proc.stdout, proc.stderr)
+        return result
 
     return invoke
 

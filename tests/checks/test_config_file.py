@@ -8,9 +8,8 @@ import pytest
 
 from kyudoctor.checks.config_file import check
 from kyudoctor.model import Facts
+from tests.healthy.config import CONFIG_DATA as DATA
 from tests.healthy.config import facts, probed
-
-DATA = Path(__file__).resolve().parents[1] / "data" / "configs"
 
 
 def test_healthy_config_is_ok() -> None:

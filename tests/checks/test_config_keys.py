@@ -8,10 +8,8 @@ import pytest
 
 from kyudoctor.checks.config_keys import check
 from kyudoctor.model import Severity
-from tests.healthy.config import facts, probed
-
-DATA = Path(__file__).resolve().parents[1] / "data" / "configs"
-KYUTAI_TTS = (DATA / "examples" / "dsm-config-tts.toml").read_text(encoding="utf-8")
+from tests.healthy.config import CONFIG_DATA as DATA
+from tests.healthy.config import KYUTAI_TTS, facts, probed
 
 
 def test_healthy_config_is_ok() -> None:

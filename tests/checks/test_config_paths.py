@@ -9,10 +9,8 @@ import pytest
 
 from kyudoctor.checks.config_paths import check
 from kyudoctor.model import Severity
-from tests.healthy.config import facts, probed, record
+from tests.healthy.config import KYUTAI_TTS, facts, probed, record
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "configs"
-KYUTAI_TTS = (DATA / "examples" / "dsm-config-tts.toml").read_text(encoding="utf-8")
 VOICE = "expresso/ex03-ex01_happy_001_channel1_334s.wav"
 LOCAL = KYUTAI_TTS.replace(
     'voice_folder = "hf-snapshot://kyutai/tts-voices/**/*.safetensors"',

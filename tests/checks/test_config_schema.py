@@ -7,10 +7,8 @@ from pathlib import Path
 import pytest
 
 from kyudoctor.checks.config_schema import check
-from tests.healthy.config import facts, probed, record
-
-DATA = Path(__file__).resolve().parents[1] / "data" / "configs"
-KYUTAI_TTS = (DATA / "examples" / "dsm-config-tts.toml").read_text(encoding="utf-8")
+from tests.healthy.config import CONFIG_DATA as DATA
+from tests.healthy.config import KYUTAI_TTS, facts, probed, record
 
 
 def test_healthy_config_is_ok() -> None:

@@ -18,6 +18,11 @@ from typing import Any
 
 FILE = "configs/config-tts.toml"
 
+CONFIG_DATA = Path(__file__).resolve().parents[1] / "data" / "configs"
+"""The test configs; ``examples/`` holds byte-exact copies of Kyutai's published ones."""
+KYUTAI_TTS = (CONFIG_DATA / "examples" / "dsm-config-tts.toml").read_text(encoding="utf-8")
+"""Kyutai's TTS config (delayed-streams-modeling's ``configs/config-tts.toml``), verbatim."""
+
 FACTS: dict[str, Any] = {
     "found": True,
     "file": "configs/config-tts.toml",

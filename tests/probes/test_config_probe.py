@@ -31,9 +31,9 @@ from kyudoctor.probes.config import (
     summary,
 )
 from tests.conftest import MakeCtx
+from tests.healthy.config import CONFIG_DATA as DATA
+from tests.healthy.config import KYUTAI_TTS
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "configs"
-KYUTAI_TTS = (DATA / "examples" / "dsm-config-tts.toml").read_text(encoding="utf-8")
 CONFIG_CHECKS = ("file", "schema", "keys", "paths", "vram", "secrets")
 
 

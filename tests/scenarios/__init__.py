@@ -521,10 +521,11 @@ def invoke(
     env: Mapping[str, str] | None = None,
     timeout: float = 60,
     python_arg: bool = True,
+    command: Sequence[str] = ("check",),
 ) -> Result:
     """Run ``kyudoctor check --only host --format <fmt> --python <venv python> ARGS``
-    (without ``--python`` when ``python_arg`` is false)."""
-    argv = [str(KYUDOCTOR), "check", "--only", "host", "--format", fmt]
+    (without ``--python`` when ``python_arg`` is false; ``command`` replaces ``check``)."""
+    argv = [str(KYUDOCTOR), *command, "--only", "host", "--format", fmt]
     if host.venv is not None and python_arg:
         argv += ["--python", str(host.venv.python)]
     argv += list(args)
